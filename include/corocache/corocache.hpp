@@ -1,0 +1,11 @@
+// The whole public API of corocache.
+#pragma once
+
+#include "corocache/backend_url.hpp"
+#include "corocache/cache_backend.hpp"
+#include "corocache/codec.hpp"
+#include "corocache/error.hpp"
+#include "corocache/glob.hpp"
+#include "corocache/memory_backend.hpp"
+#include "corocache/null_backend.hpp"
+#include "corocache/registry.hpp"

@@ -1,0 +1,58 @@
+// The backends every registry knows from the start, with the URL parameters each accepts.
+#pragma once
+
+#include <string>
+
+#include "corocache/backend_url.hpp"
+#include "corocache/memory_backend.hpp"
+#include "corocache/null_backend.hpp"
+#include "corocache/redis_backend.hpp"
+#include "corocache/redis_options.hpp"
+#include "corocache/registry.hpp"
+
+namespace corocache::detail {
+
+// memory://?max_size=N&clean_interval=60s&shards=N  (no host, path or credentials)
+template <class T>
+std::unique_ptr<CacheBackend<T>> make_memory_backend(const backend_url& url,
+                                                     const asio::any_io_executor&) {
+  expect_no_location(url);
+  url_parameters params(url);
+  memory_options options;
+  if (auto v = params.take_unsigned("max_size")) options.max_size = static_cast<std::size_t>(*v);
+  if (auto v = params.take_duration("clean_interval")) options.clean_interval = *v;
+  if (auto v = params.take_unsigned("shards")) options.shards = static_cast<std::size_t>(*v);
+  params.reject_unknown();
+  return std::make_unique<MemoryCacheBackend<T>>(std::move(options));
+}
+
+// null:// takes nothing.
+template <class T>
+std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
+                                                   const asio::any_io_executor&) {
+  expect_no_location(url);
+  url_parameters(url).reject_unknown();
+  return std::make_unique<NullCacheBackend<T>>();
+}
+
+// redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
+// ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max= (see redis_options.hpp,
+// which rejects every other parameter); rediss:// fails with errc::unsupported.
+template <class T>
+std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
+                                                    const asio::any_io_executor& executor) {
+  return std::make_unique<RedisCacheBackend<T>>(executor, resolve_redis_url(url, redis_options{}));
+}
+
+template <class T>
+void register_builtin_backends(backend_registry<T>& registry) {
+  registry.add("memory", &make_memory_backend<T>);
+  registry.add("null", &make_null_backend<T>);
+  if constexpr (has_codec<T>) {
+    registry.add("redis", &make_redis_backend<T>);
+    registry.add("unix", &make_redis_backend<T>);
+    registry.add("rediss", &make_redis_backend<T>);
+  }
+}
+
+}  // namespace corocache::detail

@@ -1,0 +1,135 @@
+// Choosing a backend from configuration: a registry of backend factories by name, and
+// make_backend(), which builds a backend from a URL such as "memory://?max_size=10000".
+//
+// Built in: "memory" (memory://?max_size=N&clean_interval=30s&shards=N) and "null" (null://),
+// plus "redis"/"unix" when RedisCacheBackend supports T. The registry is per value type T and is
+// safe to use from any thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+
+#include "corocache/backend_url.hpp"
+#include "corocache/cache_backend.hpp"
+#include "corocache/error.hpp"
+
+namespace corocache {
+
+/// Builds a backend from a parsed URL; it must reject URL parts and parameters it does not use.
+template <class T>
+using backend_factory = std::function<std::unique_ptr<CacheBackend<T>>(
+    const backend_url&, const asio::any_io_executor&)>;
+
+template <class T>
+class backend_registry;
+
+namespace detail {
+template <class T>
+void register_builtin_backends(backend_registry<T>& registry);
+}  // namespace detail
+
+/// The factories known for value type T. Use the free functions below; this class is the state.
+template <class T>
+class backend_registry {
+ public:
+  [[nodiscard]] static backend_registry& instance() {
+    static backend_registry registry;
+    return registry;
+  }
+
+  void add(std::string name, backend_factory<T> factory) {
+    if (name.empty() || !factory)
+      detail::throw_error(errc::invalid_argument, "register_backend: empty name or factory");
+    std::lock_guard lock(mutex_);
+    if (!factories_.emplace(name, std::move(factory)).second) {
+      detail::throw_error(errc::duplicate_backend, "register_backend: a backend named \"" + name +
+                                                       "\" is already registered");
+    }
+  }
+
+  bool remove(std::string_view name) {
+    std::lock_guard lock(mutex_);
+    auto it = factories_.find(name);
+    if (it == factories_.end()) return false;
+    factories_.erase(it);
+    return true;
+  }
+
+  [[nodiscard]] backend_factory<T> find(std::string_view name) const {
+    std::lock_guard lock(mutex_);
+    auto it = factories_.find(name);
+    if (it != factories_.end()) return it->second;
+    std::string known;
+    for (const auto& [registered, factory] : factories_)
+      known += (known.empty() ? "" : ", ") + registered;
+    detail::throw_error(errc::unknown_backend, "no backend named \"" + std::string(name) +
+                                                   "\" (registered: " + known + ")");
+  }
+
+  [[nodiscard]] std::vector<std::string> names() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& entry : factories_) out.push_back(entry.first);
+    return out;
+  }
+
+  /// Forgets every factory, then registers the built-in ones again (for tests).
+  void reset() {
+    {
+      std::lock_guard lock(mutex_);
+      factories_.clear();
+    }
+    detail::register_builtin_backends(*this);
+  }
+
+ private:
+  backend_registry() { detail::register_builtin_backends(*this); }
+
+  mutable std::mutex mutex_;
+  std::map<std::string, backend_factory<T>, std::less<>> factories_;
+};
+
+/// The factory registered under `name`; errc::unknown_backend (listing the known names) if none.
+template <class T>
+[[nodiscard]] backend_factory<T> get_backend(std::string_view name) {
+  return backend_registry<T>::instance().find(name);
+}
+
+/// Registers a user backend; errc::duplicate_backend when `name` is taken.
+template <class T>
+void register_backend(std::string name, backend_factory<T> factory) {
+  backend_registry<T>::instance().add(std::move(name), std::move(factory));
+}
+
+/// Removes a registration; false when there was none.
+template <class T>
+bool unregister_backend(std::string_view name) {
+  return backend_registry<T>::instance().remove(name);
+}
+
+/// The names registered for T, sorted.
+template <class T>
+[[nodiscard]] std::vector<std::string> registered_backends() {
+  return backend_registry<T>::instance().names();
+}
+
+/// Builds the backend a configuration URL names, by its scheme. The backend still needs
+/// co_await initialize(). Throws errc::invalid_argument for a malformed URL or an unknown
+/// parameter, errc::unknown_backend for an unknown scheme.
+template <class T>
+[[nodiscard]] std::unique_ptr<CacheBackend<T>> make_backend(std::string_view url,
+                                                            const asio::any_io_executor& executor) {
+  const auto parsed = backend_url::parse(url);
+  return get_backend<T>(parsed.scheme)(parsed, executor);
+}
+
+}  // namespace corocache
+
+#include "corocache/detail/builtin_backends.hpp"

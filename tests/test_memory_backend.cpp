@@ -1,0 +1,197 @@
+// What only the memory backend promises: LRU eviction, a hard max_size, sweeps that visit only
+// expired entries, counters through arithmetic value types.
+#include "corocache/memory_backend.hpp"
+
+#include <random>
+#include "support/catch.hpp"
+
+#include "support/manual_clock.hpp"
+#include "support/run_coroutine.hpp"
+
+using corocache::errc;
+using corocache::memory_options;
+using corocache::MemoryCacheBackend;
+using corocache::test::manual_clock;
+using corocache::test::run_coroutine;
+using namespace std::chrono_literals;
+
+namespace {
+template <class T>
+memory_options options_with(const manual_clock& clock, std::size_t max_size, std::size_t shards = 1,
+                            std::chrono::milliseconds clean_interval = 60s) {
+  return memory_options{max_size, clean_interval, shards, clock.source()};
+}
+}  // namespace
+
+TEST_CASE("a full cache evicts the least recently used key; get and set count as use",
+          "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    manual_clock clock;
+    MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 3));
+    co_await cache.initialize();
+    co_await cache.set("a", "1");
+    co_await cache.set("b", "2");
+    co_await cache.set("c", "3");
+    co_await cache.get("a");       // order, oldest first: b c a
+    co_await cache.set("d", "4");  // evicts b
+    CHECK_FALSE(co_await cache.exists("b"));
+    co_await cache.set("c", "3'");  // order: a d c
+    co_await cache.set("e", "5");   // evicts a
+    CHECK_FALSE(co_await cache.exists("a"));
+    CHECK(co_await cache.exists("c"));
+    CHECK(co_await cache.exists("d"));
+    CHECK(co_await cache.exists("e"));
+    CHECK(cache.size() == 3);
+    CHECK(cache.stats().evictions == 2);
+  });
+}
+
+TEST_CASE("a full cache drops expired entries before evicting a live one", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    manual_clock clock;
+    MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 3));
+    co_await cache.initialize();
+    co_await cache.set("old", "1");
+    co_await cache.set("short", "2", 1s);
+    co_await cache.set("new", "3");
+    clock.advance(2s);
+    co_await cache.set("another", "4");
+    CHECK(co_await cache.exists("old"));  // the LRU entry survives: the expired one made room
+    CHECK(co_await cache.exists("new"));
+    CHECK(co_await cache.exists("another"));
+    CHECK(cache.stats().evictions == 0);
+    CHECK(cache.stats().expirations == 1);
+  });
+}
+
+TEST_CASE("max_size is never exceeded, whatever the mix of operations", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    manual_clock clock;
+    for (std::size_t shards : {1u, 4u}) {
+      MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 50, shards));
+      co_await cache.initialize();
+      std::mt19937 random(42);
+      for (int i = 0; i < 5000; ++i) {
+        const auto key = "k" + std::to_string(random() % 200);
+        switch (random() % 5) {
+          case 0:
+            co_await cache.set(key, "v", std::chrono::milliseconds(1 + random() % 1000));
+            break;
+          case 1:
+            co_await cache.incr(key + "#n");
+            break;
+          case 2: {
+            std::vector<std::pair<std::string, std::string>> items{{key, "a"}, {key + "x", "b"}};
+            co_await cache.set_many(items);
+            break;
+          }
+          case 3:
+            co_await cache.erase(key);
+            break;
+          default:
+            co_await cache.set(key, "v");
+            break;
+        }
+        clock.advance(std::chrono::milliseconds(random() % 20));
+        REQUIRE(cache.stats().size <= 50);
+      }
+    }
+  });
+}
+
+TEST_CASE("a sweep visits only the entries that expired", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    manual_clock clock;
+    MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 100000, 1, 10s));
+    co_await cache.initialize();
+    for (int i = 0; i < 10000; ++i) co_await cache.set("forever" + std::to_string(i), "v");
+    for (int i = 0; i < 25; ++i) co_await cache.set("brief" + std::to_string(i), "v", 1s);
+    clock.advance(2s);
+    co_await cache.get("forever1");  // before clean_interval: no sweep yet
+    CHECK(cache.stats().sweep_visits == 0);
+    CHECK(cache.stats().size == 10025);            // expired entries wait for the sweep...
+    CHECK_FALSE(co_await cache.exists("brief3"));  // ...but are never returned
+    clock.advance(10s);
+    co_await cache.get("forever1");  // the first operation after the interval sweeps
+    const auto stats = cache.stats();
+    CHECK(stats.sweep_visits == 24);  // brief3 was already removed on access
+    CHECK(stats.size == 10000);
+  });
+}
+
+TEST_CASE("counters read back as numbers through arithmetic value types", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    MemoryCacheBackend<std::int64_t> numbers;
+    co_await numbers.initialize();
+    CHECK(co_await numbers.incr("n", 41, 1) == 42);
+    CHECK(co_await numbers.get("n") == 42);
+    co_await numbers.set("n", 7);
+    CHECK(co_await numbers.decr("n") == 6);
+
+    MemoryCacheBackend<std::int8_t> small;
+    co_await small.initialize();
+    CHECK(co_await small.incr("n", 127) == 127);
+    try {
+      co_await small.incr("n");
+      FAIL("int8 counter went past 127");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::overflow);
+    }
+    CHECK(co_await small.get("n") == 127);
+
+    MemoryCacheBackend<double> reals;
+    co_await reals.initialize();
+    co_await reals.set("x", 1.5);
+    try {
+      co_await reals.incr("x");
+      FAIL("1.5 was used as a counter");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::not_a_counter);
+    }
+    co_await reals.set("y", 2.0);
+    CHECK(co_await reals.incr("y") == 3);
+  });
+}
+
+namespace {
+struct no_codec {
+  int value = 0;
+};
+}  // namespace
+
+TEST_CASE("a value type that cannot hold an integer gives not_a_counter", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    MemoryCacheBackend<no_codec> cache;
+    co_await cache.initialize();
+    co_await cache.set("k", no_codec{3});
+    CHECK((co_await cache.get("k"))->value == 3);
+    try {
+      co_await cache.incr("n");
+      FAIL("incr created a counter in a type without one");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::not_a_counter);
+    }
+    CHECK_FALSE(co_await cache.exists("n"));
+  });
+}
+
+TEST_CASE("bad options are rejected and shards follow the cache size", "[memory_backend]") {
+  CHECK_THROWS_AS(MemoryCacheBackend<int>(0), corocache::cache_error);
+  CHECK_THROWS_AS(MemoryCacheBackend<int>(10, 0ms), corocache::cache_error);
+  CHECK(MemoryCacheBackend<int>(1000).shard_count() == 1);
+  CHECK(MemoryCacheBackend<int>(memory_options{100000, 60s, 0, {}}).shard_count() > 1);
+  CHECK(MemoryCacheBackend<int>(memory_options{3, 60s, 16, {}}).shard_count() == 3);
+}
+
+TEST_CASE("hits and misses are counted", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    MemoryCacheBackend<std::string> cache;
+    co_await cache.initialize();
+    co_await cache.set("k", "v");
+    co_await cache.get("k");
+    co_await cache.get("k");
+    co_await cache.get("nope");
+    CHECK(cache.stats().hits == 2);
+    CHECK(cache.stats().misses == 1);
+  });
+}
