@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""Turns the raw output of bench/run into markdown: prints the summary table and, with --write DIR,
+regenerates DIR/benchmarks.md and DIR/benchmarks-redis.png (gnuplot) from the same numbers.
+
+Nothing here is a measured number: every figure comes from the files bench/run wrote into the
+results directory. A benchmark that did not run shows as "not measured"."""
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+DEPTHS = [1, 16, 64, 256]
+FRACTIONS = [0.001, 0.01, 0.1]
+WORKLOADS = ["get_hit", "get_miss", "set", "incr", "mixed_75get_25set"]
+NOT_MEASURED = "not measured"
+
+
+# ---------------------------------------------------------------- loading
+
+def read_jsonl(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_machine(results):
+    machine = {}
+    path = results / "machine.txt"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            machine[key] = value
+    return machine
+
+
+class Redis:
+    """Medians over runs of every (client, op, depth)."""
+
+    def __init__(self, rows):
+        self.samples = defaultdict(lambda: defaultdict(list))
+        self.failed = set()
+        self.missing = set()
+        for row in rows:
+            if row.get("missing"):
+                self.missing.add(row["client"])
+            elif row.get("failed"):
+                self.failed.add(row["client"])
+            else:
+                key = (row["client"], row["op"], row["depth"])
+                for field in ("ops_per_sec", "p50_us", "p99_us"):
+                    if field in row:
+                        self.samples[key][field].append(row[field])
+
+    def median(self, client, op, depth, field="ops_per_sec"):
+        values = self.samples.get((client, op, depth), {}).get(field)
+        return statistics.median(values) if values else None
+
+    def runs(self, client, op, depth):
+        return len(self.samples.get((client, op, depth), {}).get("ops_per_sec", []))
+
+    def why_missing(self, client):
+        if client in self.missing:
+            return f"{NOT_MEASURED} (the {client} driver is not built yet)"
+        if client in self.failed:
+            return f"{NOT_MEASURED} (the {client} driver failed, see results/*.err)"
+        return NOT_MEASURED
+
+
+def load_memory(results):
+    """items_per_second by (impl, workload, threads): the median aggregate when bench/run asked for
+    repetitions, else the single run."""
+    path = results / "memory.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    rates, singles = {}, defaultdict(list)
+    for b in data.get("benchmarks", []):
+        match = re.match(r"memory/([^/]+)/([^/]+)/.*threads:(\d+)$", b.get("run_name", b["name"]))
+        if not match or "items_per_second" not in b:
+            continue
+        key = (match.group(1), match.group(2), int(match.group(3)))
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                rates[key] = b["items_per_second"]
+        else:
+            singles[key].append(b["items_per_second"])
+    for key, values in singles.items():
+        rates.setdefault(key, statistics.median(values))
+    return rates
+
+
+def load_hit_ratios(results):
+    ratios = {}
+    for row in read_jsonl(results / "hit_ratio.jsonl"):
+        ratios[(row["exponent"], row["fraction"], row["policy"])] = row
+    return ratios
+
+
+# ---------------------------------------------------------------- callgrind profiles
+
+CATEGORIES = [
+    ("memory allocation", r"malloc|free\b|_int_free|cfree|operator new|operator delete|tcache"),
+    ("mutex", r"pthread_mutex|__lll_lock|__lll_unlock|pthread_spin"),
+    ("hiredis (parse, format, buffers)", r"redis|sds|hiredis|^__redis"),
+    ("libevent", r"^event_|evmap|evutil|epoll_dispatch|event_base|evthread"),
+    ("asio scheduler, timers, strands", r"asio::detail::(scheduler|epoll_reactor|strand|timer|"
+     r"reactive_socket|descriptor|executor_op|completion_handler|thread_info|wait_handler|"
+     r"conditionally_enabled)|asio::detail::.*op::do_complete|asio::io_context"),
+    ("asio coroutine machinery (frames, awaitable threads)",
+     r"asio::detail::(awaitable|co_spawn|coro)|awaitable_frame|awaitable_thread|\.actor|"
+     r"\[clone \.(actor|destroy)\]"),
+    ("hash lookups", r"_Hash_bytes|_Hashtable|_M_find|hash<"),
+    ("memcpy / string copies", r"memcpy|memmove|memcmp|memset|strlen|basic_string|__memcpy"),
+    ("system call wrappers (kernel time not counted)",
+     r"\b(read|write|recv|send|sendmsg|recvmsg|epoll_wait|epoll_ctl|__libc_(read|write|recv|send)|"
+     r"clock_gettime|__vdso|syscall)\b"),
+    ("std::chrono / clock", r"chrono|clock_gettime|__vdso_clock"),
+    ("corocache", r"corocache::"),
+    ("benchmark driver", r"benchmark::|bench::|\(anonymous namespace\)"),
+]
+
+
+def parse_callgrind(path):
+    """(total instructions, [(instructions, function)]) from callgrind_annotate --inclusive=no."""
+    if not path.exists():
+        return None
+    total, functions = None, []
+    for line in path.read_text().splitlines():
+        match = re.match(r"\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(.*)$", line)
+        if not match:
+            continue
+        count, rest = int(match.group(1).replace(",", "")), match.group(2).strip()
+        if rest.startswith("PROGRAM TOTALS"):
+            total = count
+        elif total is not None and rest and not rest.startswith("file:function"):
+            rest = re.sub(r"\s+\[[^\]]*\]$", "", rest)  # the object file
+            functions.append((count, rest.split(":", 1)[-1] if ":" in rest else rest))
+    return (total, functions) if total else None
+
+
+def categorize(functions, total):
+    shares = defaultdict(int)
+    for count, name in functions:
+        for label, pattern in CATEGORIES:
+            if re.search(pattern, name):
+                shares[label] += count
+                break
+        else:
+            shares["other"] += count
+    return sorted(((c / total, label) for label, c in shares.items()), reverse=True)
+
+
+def short_name(name, width=90):
+    name = re.sub(r"std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+                  "std::string", name)
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_rate(value):
+    if value is None:
+        return NOT_MEASURED
+    return f"{value:,.0f}"
+
+
+def fmt_ratio(value):
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def status(value, ok):
+    if value is None:
+        return NOT_MEASURED
+    return "met" if ok(value) else "**NOT met**"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the report
+
+class Report:
+    def __init__(self, results):
+        self.results = results
+        self.machine = read_machine(results)
+        self.redis = Redis(read_jsonl(results / "redis.jsonl"))
+        self.memory = load_memory(results)
+        self.hits = load_hit_ratios(results)
+
+    def coro(self, op, depth, field="ops_per_sec"):
+        return self.redis.median("corocache", op, depth, field)
+
+    def hiredis(self, op, depth, field="ops_per_sec"):
+        return self.redis.median("hiredis", op, depth, field)
+
+    def summary_rows(self):
+        rows = []
+        m = self.memory
+        c1, b1 = m.get(("corocache", "get_hit", 1)), m.get(("mutex_map", "get_hit", 1))
+        r = ratio(c1, b1)
+        rows.append(["memory get-hit, 1 thread (ops/s)", fmt_rate(c1), fmt_rate(b1) + " (mutex map)",
+                     fmt_ratio(r), ">= 0.5x", status(r, lambda v: v >= 0.5)])
+        c2, c1 = m.get(("corocache", "mixed_75get_25set", 2)), m.get(("corocache", "mixed_75get_25set", 1))
+        r = ratio(c2, c1)
+        rows.append(["memory 75/25 mix, 2 threads vs 1 thread (ops/s)", fmt_rate(c2),
+                     fmt_rate(c1) + " (1 thread)", fmt_ratio(r), "> 1.0x", status(r, lambda v: v > 1.0)])
+        for exponent in sorted({k[0] for k in self.hits}):
+            for fraction in FRACTIONS:
+                mem = self.hits.get((exponent, fraction, "memory_backend"))
+                lru = self.hits.get((exponent, fraction, "lru"))
+                if not mem or not lru:
+                    continue
+                r = ratio(mem["hit_ratio"], lru["hit_ratio"])
+                rows.append([f"hit ratio Zipf({exponent}), cache {fraction:.1%} of keys",
+                             f"{mem['hit_ratio']:.4f}", f"{lru['hit_ratio']:.4f} (exact LRU)",
+                             fmt_ratio(r), ">= LRU", status(mem["hit_ratio"],
+                                                            lambda v, l=lru["hit_ratio"]: v >= l - 1e-9)])
+        for op in ("get", "set"):
+            for depth in DEPTHS:
+                c, h = self.coro(op, depth), self.hiredis(op, depth)
+                r = ratio(c, h)
+                floor = 0.9 if depth == 1 else 1.0
+                rows.append([f"Redis {op.upper()}, D={depth} (ops/s)",
+                             fmt_rate(c) if c else self.redis.why_missing("corocache"),
+                             fmt_rate(h) + " (hiredis)", fmt_ratio(r), f">= {floor:.1f}x",
+                             status(r, lambda v, f=floor: v >= f)])
+            c = self.coro(op, 256)
+            rows.append([f"Redis {op.upper()}, D=256 absolute (ops/s)",
+                         fmt_rate(c) if c else self.redis.why_missing("corocache"),
+                         fmt_rate(self.redis.median("redis-benchmark", op, 256)) + " (redis-benchmark -P 256)",
+                         "—", ">= 1,000,000", status(c, lambda v: v >= 1_000_000)])
+        for op in ("get", "set"):
+            for field, label in (("p50_us", "p50"), ("p99_us", "p99")):
+                c, h = self.coro(op, 1, field), self.hiredis(op, 1, field)
+                r = ratio(c, h)
+                rows.append([f"Redis {op.upper()} latency {label}, D=1 (µs)",
+                             f"{c:.1f}" if c else self.redis.why_missing("corocache"),
+                             f"{h:.1f} (hiredis)" if h else NOT_MEASURED, fmt_ratio(r), "<= 1.10x",
+                             status(r, lambda v: v <= 1.10)])
+        c, h = self.coro("mget", 1), self.hiredis("mget", 1)
+        rows.append(["Redis get_many of 100 keys, D=1 (calls/s)",
+                     fmt_rate(c) if c else self.redis.why_missing("corocache"),
+                     fmt_rate(h) + " (hiredis MGET)", fmt_ratio(ratio(c, h)), "—", "—"])
+        return rows
+
+    def summary(self):
+        return table(["benchmark", "corocache", "baseline", "ratio", "target", "status"],
+                     self.summary_rows())
+
+    def redis_table(self):
+        rows = []
+        for op in ("get", "set"):
+            for depth in DEPTHS:
+                c, h = self.coro(op, depth), self.hiredis(op, depth)
+                rb = self.redis.median("redis-benchmark", op, depth)
+                rows.append([op.upper(), depth, fmt_rate(c), fmt_rate(h), fmt_rate(rb),
+                             fmt_ratio(ratio(c, h)), fmt_ratio(ratio(c, rb)),
+                             max(self.redis.runs("hiredis", op, depth), self.redis.runs("corocache", op, depth))])
+        return table(["op", "D", "corocache ops/s", "hiredis+libevent ops/s",
+                      "redis-benchmark -P D ops/s", "corocache / hiredis", "corocache / redis-benchmark",
+                      "runs"], rows)
+
+    def latency_table(self):
+        rows = []
+        for op in ("get", "set", "mget"):
+            for depth in DEPTHS if op != "mget" else [1]:
+                row = [op.upper() if op != "mget" else "get_many(100) / MGET", depth]
+                for field in ("p50_us", "p99_us"):
+                    c, h = self.coro(op, depth, field), self.hiredis(op, depth, field)
+                    row += [f"{c:.1f}" if c else NOT_MEASURED, f"{h:.1f}" if h else NOT_MEASURED,
+                            fmt_ratio(ratio(c, h))]
+                rows.append(row)
+        return table(["op", "D", "corocache p50 µs", "hiredis p50 µs", "ratio", "corocache p99 µs",
+                      "hiredis p99 µs", "ratio"], rows)
+
+    def memory_table(self):
+        rows = []
+        for workload in WORKLOADS:
+            for threads in (1, 2):
+                c = self.memory.get(("corocache", workload, threads))
+                b = self.memory.get(("mutex_map", workload, threads))
+                c1 = self.memory.get(("corocache", workload, 1))
+                rows.append([workload.replace("_", "-"), threads, fmt_rate(c), fmt_rate(b),
+                             fmt_ratio(ratio(c, b)), fmt_ratio(ratio(c, c1)) if threads == 2 else "—"])
+        return table(["workload", "threads", "corocache ops/s", "mutex map ops/s",
+                      "corocache / mutex map", "corocache 2 threads / 1 thread"], rows)
+
+    def hit_ratio_table(self):
+        rows = []
+        for exponent in sorted({k[0] for k in self.hits}):
+            for fraction in FRACTIONS:
+                cells = {p: self.hits.get((exponent, fraction, p)) for p in
+                         ("memory_backend", "lru", "s3fifo", "wtinylfu")}
+                if not cells["lru"]:
+                    continue
+                lru = cells["lru"]["hit_ratio"]
+
+                def cell(policy):
+                    row = cells[policy]
+                    if not row:
+                        return NOT_MEASURED
+                    delta = (row["hit_ratio"] - lru) * 100
+                    return f"{row['hit_ratio']:.4f}" + ("" if policy == "lru" else f" ({delta:+.2f} pt)")
+
+                shards = cells["memory_backend"]["shards"] if cells["memory_backend"] else "?"
+                rows.append([f"Zipf({exponent})", f"{fraction:.1%} ({cells['lru']['capacity']:,})",
+                             cell("memory_backend") + f", {shards} shard(s)", cell("lru"),
+                             cell("s3fifo"), cell("wtinylfu")])
+        any_row = next(iter(self.hits.values()), None)
+        caption = (f"{any_row['keys']:,} distinct keys, {any_row['requests']:,} requests per trace; "
+                   "cold misses included; pt = percentage points against exact LRU."
+                   if any_row else "")
+        return table(["trace", "cache size", "memory backend", "exact LRU", "S3-FIFO (prototype)",
+                      "W-TinyLFU (prototype)"], rows), caption
+
+    def profiles(self):
+        """Markdown for each callgrind profile that exists, and the per-GET instruction counts."""
+        parts = []
+        per_op = {}
+        names = [("memory_corocache_get_hit", "memory backend get-hit through corocache (1 thread)", None),
+                 ("memory_mutex_map_get_hit", "mutex map get-hit baseline (1 thread)", None),
+                 ("redis_corocache_get_d1", "corocache Redis GET, D=1", 20000),
+                 ("redis_hiredis_get_d1", "raw hiredis GET, D=1", 20000),
+                 ("redis_corocache_get_d64", "corocache Redis GET, D=64", 100000),
+                 ("redis_hiredis_get_d64", "raw hiredis GET, D=64", 100000)]
+        for name, title, requests in names:
+            parsed = parse_callgrind(self.results / f"profile-{name}.txt")
+            if not parsed:
+                continue
+            total, functions = parsed
+            header = f"**{title}**: {total:,} instructions"
+            if requests:
+                per_op[name] = total / requests
+                header += f" in all, {total / requests:,.0f} per GET (whole client process)"
+            categories = ", ".join(f"{label} {share:.0%}" for share, label in
+                                   categorize(functions, total) if share >= 0.02)
+            top = "\n".join(f"    {count / total:6.1%}  {short_name(fn)}" for count, fn in functions[:10])
+            parts.append(f"{header}. By kind: {categories}.\n\n{top}\n")
+        return parts, per_op
+
+    def write_plot(self, docs):
+        data = self.results / "redis-plot.dat"
+        with data.open("w") as out:
+            out.write("# depth corocache_get hiredis_get rb_get corocache_set hiredis_set rb_set\n")
+            for depth in DEPTHS:
+                values = []
+                for op in ("get", "set"):
+                    for client in ("corocache", "hiredis", "redis-benchmark"):
+                        v = self.redis.median(client, op, depth)
+                        values.append("NaN" if v is None else f"{v:.0f}")
+                out.write(f"{depth} " + " ".join(values) + "\n")
+        png = docs / "benchmarks-redis.png"
+        script = f"""
+set terminal pngcairo size 1100,450 font ",10"
+set output "{png}"
+set multiplot layout 1,2 title "Redis throughput on one connection against concurrency D (median of runs)"
+set logscale x 2
+set xtics (1, 16, 64, 256)
+set xlabel "D (commands in flight)"
+set ylabel "operations / s"
+set format y "%.0s%c"
+set grid
+set key top left
+set yrange [0:*]
+set title "GET"
+plot "{data}" using 1:2 with linespoints lw 2 title "corocache", \\
+     "" using 1:3 with linespoints lw 2 title "hiredis + libevent", \\
+     "" using 1:4 with linespoints lw 2 dt 2 title "redis-benchmark -P D"
+set title "SET (16-byte value)"
+plot "{data}" using 1:5 with linespoints lw 2 title "corocache", \\
+     "" using 1:6 with linespoints lw 2 title "hiredis + libevent", \\
+     "" using 1:7 with linespoints lw 2 dt 2 title "redis-benchmark -P D"
+unset multiplot
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        return png.name
+
+    def document(self, plot_name):
+        m = self.machine
+        hit_table, hit_caption = self.hit_ratio_table()
+        profiles, per_op = self.profiles()
+        lines = [
+            "# Benchmarks",
+            "",
+            "Generated by `bench/run` from its own measurements; do not edit by hand. Every number is",
+            f"the median of {m.get('runs', '?')} runs made by the same invocation, and every ratio compares",
+            "numbers from that same invocation.",
+            "",
+            "## Machine",
+            "",
+            f"- {m.get('nproc', '?')} CPUs: {m.get('cpu', '?')}",
+            f"- compiler: {m.get('compiler', '?')}, CMake Release build (`-O3 -DNDEBUG`)",
+            f"- Redis {m.get('redis', '?')} on loopback, started by bench/run (`--save \"\" --appendonly no`)",
+            f"- Linux {m.get('kernel', '?')}, measured on {m.get('date', '?')}",
+            "- Google Benchmark from Debian's libbenchmark-dev (that package is built in debug mode,",
+            "  which affects only its own bookkeeping, identically for both sides of every ratio)",
+            "",
+            "The client, the server and (for the memory benchmarks) both threads share these CPUs, so",
+            "absolute numbers are lower than on a dedicated multi-core server; the ratios are the point.",
+            "",
+            "## Commands",
+            "",
+            "```sh",
+            "bench/run            # builds build/bench in Release, runs everything, rewrites this page",
+            "bench/run --smoke    # tiny counts, one run each, leaves docs/ alone (CI)",
+            "```",
+            "",
+            "The pieces (all in `build/bench/bench/`): `memory_bench` (Google Benchmark),",
+            "`hit_ratio_sim`, `redis_bench` (corocache) and `hiredis_baseline` (raw hiredis + libevent),",
+            "the last two taking `--host --port --op=get|set|mget --depth=D --requests=N`.",
+            "",
+            "## Summary",
+            "",
+            self.summary(),
+            "",
+            "## Redis",
+            "",
+            "One backend, so one connection; D coroutines each issue their next command as soon as the",
+            "previous one completes (GET, or SET of a 16-byte value) over 10,000 keys. The baselines:",
+            "`hiredis_baseline`, raw hiredis async on libevent with a sliding window of D commands on one",
+            "connection, and `redis-benchmark -c 1 -P D -r 10000 -d 16`, the pipelined ceiling of one",
+            "connection.",
+            "",
+            f"![Redis throughput against concurrency]({plot_name})" if plot_name else "",
+            "",
+            self.redis_table(),
+            "",
+            "Latency of one operation, from the call to its completion:",
+            "",
+            self.latency_table(),
+            "",
+            "## Memory backend",
+            "",
+            "Keys drawn from Zipf(0.99) over a cache pre-filled with 100,000 entries (16-byte values).",
+            "corocache: `MemoryCacheBackend<std::string>` with default options, each thread running one",
+            "coroutine on its own io_context that awaits every operation. Baseline: a",
+            "`std::unordered_map<std::string, std::string>` behind one `std::mutex`, called directly.",
+            "",
+            self.memory_table(),
+            "",
+            "## Hit ratios",
+            "",
+            "Read-through simulation: get, and set on a miss. The memory backend runs through its",
+            "coroutine interface with default options (so with its default sharding); exact LRU,",
+            "S3-FIFO and W-TinyLFU are the standalone policies in `bench/eviction_policies.hpp`.",
+            "",
+            hit_table,
+            "",
+            hit_caption,
+            "",
+            "## Where the time goes",
+            "",
+        ]
+        if profiles:
+            lines += [
+                "Instruction counts from `valgrind --tool=callgrind` (self cost per function; "
+                + ("perf has no hardware counters on this machine" if "no hardware" in m.get("perf", "")
+                   else "repeatable, unlike timings") + "). Callgrind sees only user-space",
+                "instructions: time in the kernel (socket reads and writes, epoll) and in redis-server",
+                "is not in these shares.",
+                "",
+            ]
+            c1, h1 = per_op.get("redis_corocache_get_d1"), per_op.get("redis_hiredis_get_d1")
+            c64, h64 = per_op.get("redis_corocache_get_d64"), per_op.get("redis_hiredis_get_d64")
+            if c1 and h1:
+                lines += [f"A corocache GET costs the client {c1:,.0f} instructions at D=1 against "
+                          f"{h1:,.0f} for raw hiredis ({c1 / h1:.2f}x)"
+                          + (f", and {c64:,.0f} against {h64:,.0f} at D=64 ({c64 / h64:.2f}x)." if c64 and h64
+                             else "."), ""]
+            lines += profiles
+        else:
+            lines += ["No profile in this run (profiles are taken in full runs only).", ""]
+        return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--write", type=Path, metavar="DOCS_DIR",
+                        help="regenerate DOCS_DIR/benchmarks.md and its plot")
+    args = parser.parse_args()
+    report = Report(args.results)
+    print(report.summary())
+    if args.write:
+        plot = report.write_plot(args.write)
+        (args.write / "benchmarks.md").write_text(report.document(plot))
+        print(f"\nwrote {args.write / 'benchmarks.md'} and {args.write / plot}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
