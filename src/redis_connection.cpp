@@ -1,44 +1,708 @@
-// Placeholder so the agreed API links while the implementation is written.
+// redis_connection: hiredis async context + asio (see redis_connection.hpp for the contract).
+//
+// Everything below runs on the connection's strand except the initiating functions, which only
+// allocate an operation and hand it to the strand. Operations registered with hiredis are owned
+// by hiredis's callback list: hiredis calls every callback exactly once (with a reply, or with
+// NULL when the context is freed), and the last callback of a finished operation deletes it.
+// The caller's handler is completed at most once, always through asio::post to its executor.
 #include "corocache/detail/redis_connection.hpp"
 
-#include <asio/this_coro.hpp>
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <deque>
+#include <exception>
+#include <random>
+#include <utility>
 
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/execution/outstanding_work.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/prefer.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "corocache/detail/redis_asio_adapter.hpp"
 #include "corocache/error.hpp"
 
 namespace corocache::detail {
 
 std::string redis_endpoint::description() const {
   if (!unix_path.empty()) return "unix:" + unix_path;
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
 }
 
-class redis_connection_core {};
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Something waiting for hiredis replies: a caller's command or batch, or a handshake command.
+class pending_op {
+ public:
+  virtual ~pending_op() = default;
+  /// One reply arrived (in order); returns true when the operation has all its replies.
+  virtual bool on_reply(const redisReply& reply) = 0;
+  /// The operation can no longer succeed.
+  virtual void on_failure(const std::exception_ptr& error) = 0;
+  /// An empty batch: completes without sending anything.
+  virtual void on_nothing_to_send() {}
+
+  std::vector<redis_command> commands;  // dropped once handed to hiredis
+  clock::time_point deadline = clock::time_point::max();
+  int callbacks_pending = 0;  // hiredis callbacks still to come for this operation
+  bool finished = false;      // completed (successfully or not); replies are ignored from now
+};
+
+// The caller's handler plus work on its executor, completed once through asio::post: completion
+// may be decided inside a hiredis callback, where the caller must not resume.
+template <class Handler, class... Result>
+class posted_completion {
+ public:
+  posted_completion(Handler handler, const asio::any_io_executor& fallback)
+      : handler_(std::move(handler)),
+        work_(asio::prefer(asio::get_associated_executor(handler_, fallback),
+                           asio::execution::outstanding_work.tracked)) {}
+
+  void complete(std::exception_ptr error, Result... result) {
+    auto executor = std::move(work_);
+    asio::post(executor, [handler = std::move(handler_), error = std::move(error),
+                          ... result = std::move(result)]() mutable {
+      std::move(handler)(std::move(error), std::move(result)...);
+    });
+  }
+
+ private:
+  Handler handler_;
+  std::decay_t<decltype(asio::prefer(
+      std::declval<asio::associated_executor_t<Handler, asio::any_io_executor>>(),
+      asio::execution::outstanding_work.tracked))>
+      work_;
+};
+
+template <class Handler>
+class command_op final : public pending_op {
+ public:
+  command_op(Handler handler, const asio::any_io_executor& fallback, redis_command command)
+      : completion_(std::move(handler), fallback) {
+    commands.push_back(std::move(command));
+  }
+  bool on_reply(const redisReply& reply) override {
+    finished = true;
+    completion_.complete(nullptr, copy_reply(&reply));
+    return true;
+  }
+  void on_failure(const std::exception_ptr& error) override {
+    finished = true;
+    completion_.complete(error, redis_reply{});
+  }
+
+ private:
+  posted_completion<Handler, redis_reply> completion_;
+};
+
+template <class Handler>
+class batch_op final : public pending_op {
+ public:
+  batch_op(Handler handler, const asio::any_io_executor& fallback, std::vector<redis_command> batch)
+      : completion_(std::move(handler), fallback) {
+    commands = std::move(batch);
+    expected_ = commands.size();
+    replies_.reserve(expected_);
+  }
+  bool on_reply(const redisReply& reply) override {
+    replies_.push_back(copy_reply(&reply));
+    if (replies_.size() < expected_) return false;
+    finished = true;
+    completion_.complete(nullptr, std::move(replies_));
+    return true;
+  }
+  void on_failure(const std::exception_ptr& error) override {
+    finished = true;
+    completion_.complete(error, std::vector<redis_reply>{});
+  }
+  void on_nothing_to_send() override {
+    finished = true;
+    completion_.complete(nullptr, std::vector<redis_reply>{});
+  }
+
+ private:
+  posted_completion<Handler, std::vector<redis_reply>> completion_;
+  std::vector<redis_reply> replies_;
+  std::size_t expected_;
+};
+
+// A plain completion (connect(), close()).
+class waiter {
+ public:
+  virtual ~waiter() = default;
+  virtual void complete(std::exception_ptr error) = 0;
+};
+
+template <class Handler>
+class waiter_op final : public waiter {
+ public:
+  waiter_op(Handler handler, const asio::any_io_executor& fallback)
+      : completion_(std::move(handler), fallback) {}
+  void complete(std::exception_ptr error) override { completion_.complete(std::move(error)); }
+
+ private:
+  posted_completion<Handler> completion_;
+};
+
+std::exception_ptr make_error(errc code, const std::string& message) {
+  return std::make_exception_ptr(cache_error(code, message));
+}
+
+}  // namespace
+
+class redis_connection_core : public std::enable_shared_from_this<redis_connection_core> {
+ public:
+  redis_connection_core(asio::any_io_executor executor, redis_connection_options options)
+      : executor_(std::move(executor)),
+        strand_(asio::make_strand(executor_)),
+        options_(std::move(options)),
+        where_("redis " + options_.endpoint.description()),
+        resolver_(strand_),
+        connect_timer_(strand_),
+        command_timer_(strand_),
+        random_(std::random_device{}()) {}
+
+  redis_connection_core(const redis_connection_core&) = delete;
+  redis_connection_core& operator=(const redis_connection_core&) = delete;
+
+  ~redis_connection_core() {
+    // Only reached without close() when the execution context is torn down with work pending.
+    fail_all(make_error(errc::shut_down, where_ + ": connection destroyed"));
+    fail_waiters(make_error(errc::shut_down, where_ + ": connection destroyed"));
+    if (context_ != nullptr) {
+      adapter_->detach();
+      redisAsyncFree(std::exchange(context_, nullptr));
+    }
+  }
+
+  const asio::any_io_executor& executor() const { return executor_; }
+
+  /// From any thread: hands `op` to the strand, which sends it or fails it.
+  void start(std::unique_ptr<pending_op> op) {
+    asio::dispatch(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
+      self->submit(std::move(op));
+    });
+  }
+
+  void start_connect(std::unique_ptr<waiter> w) {
+    asio::dispatch(strand_, [self = shared_from_this(), w = std::move(w)]() mutable {
+      self->connect_requested(std::move(w));
+    });
+  }
+
+  void start_close(std::unique_ptr<waiter> w) {
+    asio::dispatch(strand_, [self = shared_from_this(), w = std::move(w)]() mutable {
+      self->close_internal();
+      if (w) w->complete(nullptr);
+    });
+  }
+
+ private:
+  enum class state { idle, resolving, handshaking, ready, waiting_to_reconnect, closed };
+
+  // A handshake command (AUTH, SELECT, PING) of the current connect attempt.
+  class handshake_op final : public pending_op {
+   public:
+    handshake_op(redis_connection_core& core, std::uint64_t attempt, bool last)
+        : core_(core), attempt_(attempt), last_(last) {}
+    bool on_reply(const redisReply& reply) override {
+      finished = true;
+      if (reply.type == REDIS_REPLY_ERROR) {
+        core_.handshake_failed(attempt_, std::string(reply.str, reply.len));
+      } else if (last_) {
+        core_.handshake_succeeded(attempt_);
+      }
+      return true;
+    }
+    void on_failure(const std::exception_ptr&) override { finished = true; }
+
+   private:
+    redis_connection_core& core_;
+    std::uint64_t attempt_;
+    bool last_;
+  };
+
+  // ----- submitting commands
+
+  void submit(std::unique_ptr<pending_op> op) {
+    if (state_ == state::closed) {
+      return op->on_failure(make_error(errc::shut_down, where_ + ": connection closed"));
+    }
+    if (op->commands.empty()) return op->on_nothing_to_send();
+    if (std::any_of(op->commands.begin(), op->commands.end(),
+                    [](const redis_command& c) { return c.empty(); })) {
+      return op->on_failure(make_error(errc::invalid_argument, where_ + ": empty command"));
+    }
+    if (state_ != state::ready && state_ != state::handshaking) {
+      return op->on_failure(make_error(errc::connection_error, not_connected_message()));
+    }
+    if (!send(*op)) {
+      op->on_failure(make_error(
+          errc::connection_error,
+          where_ + ": cannot send: " + std::string(context_->errstr ? context_->errstr : "")));
+      if (op->callbacks_pending > 0)
+        op.release();  // hiredis still holds it; its last callback deletes it
+      return;
+    }
+    op->deadline = clock::now() + options_.command_timeout;
+    in_flight_.push_back(op.release());
+    arm_command_timer();
+  }
+
+  /// Appends the operation's commands to hiredis's output buffer; false when hiredis refused one.
+  bool send(pending_op& op) {
+    const auto commands = std::move(op.commands);
+    for (const auto& command : commands) {
+      if (!append(command, &op)) return false;
+    }
+    return true;
+  }
+
+  bool append(const redis_command& command, pending_op* op) {
+    constexpr std::size_t inline_args = 8;
+    std::array<const char*, inline_args> argv_inline;
+    std::array<std::size_t, inline_args> len_inline;
+    std::vector<const char*> argv_heap;
+    std::vector<std::size_t> len_heap;
+    const char** argv = argv_inline.data();
+    std::size_t* lens = len_inline.data();
+    if (command.size() > inline_args) {
+      argv_heap.resize(command.size());
+      len_heap.resize(command.size());
+      argv = argv_heap.data();
+      lens = len_heap.data();
+    }
+    for (std::size_t i = 0; i < command.size(); ++i) {
+      argv[i] = command[i].data();
+      lens[i] = command[i].size();
+    }
+    const int rc = redisAsyncCommandArgv(context_, &on_hiredis_reply, op,
+                                         static_cast<int>(command.size()), argv, lens);
+    if (rc != REDIS_OK) return false;
+    ++op->callbacks_pending;
+    return true;
+  }
+
+  static void on_hiredis_reply(redisAsyncContext* context, void* reply, void* privdata) {
+    auto* op = static_cast<pending_op*>(privdata);
+    auto* core = static_cast<redis_connection_core*>(context->data);
+    if (!op->finished) {
+      if (reply != nullptr) {
+        if (op->on_reply(*static_cast<const redisReply*>(reply))) core->remove_finished(op);
+      } else {
+        // The context is being freed by hiredis (connection lost): everything in flight fails.
+        core->fail_all(make_error(errc::connection_error,
+                                  core->where_ + ": connection lost: " + context->c.errstr));
+      }
+    }
+    // Counted down last: fail_all() above must not see this operation as released.
+    if (--op->callbacks_pending == 0 && op->finished) delete op;
+  }
+
+  void remove_finished(pending_op* op) {
+    // Replies are FIFO, so a finished operation is the oldest one in flight.
+    if (!in_flight_.empty() && in_flight_.front() == op) {
+      in_flight_.pop_front();
+    } else {
+      std::erase(in_flight_, op);
+    }
+    if (!command_timer_armed_) arm_command_timer();
+  }
+
+  /// Fails every operation in flight with `error` (handshake commands are just dropped).
+  void fail_all(const std::exception_ptr& error) {
+    auto ops = std::exchange(in_flight_, {});
+    for (auto* op : ops) {
+      if (!op->finished) op->on_failure(error);  // hiredis's last callback for it deletes it
+    }
+  }
+
+  // ----- command timeouts: one timer watching the oldest command in flight
+
+  void arm_command_timer() {
+    if (command_timer_armed_ || in_flight_.empty()) return;
+    const auto deadline = in_flight_.front()->deadline;
+    if (deadline == clock::time_point::max()) return;  // handshake: the connect timer watches it
+    command_timer_armed_ = true;
+    command_timer_.expires_at(deadline);
+    command_timer_.async_wait([self = shared_from_this()](const asio::error_code&) {
+      self->command_timer_armed_ = false;
+      self->check_oldest_command();
+    });
+  }
+
+  void check_oldest_command() {
+    if (in_flight_.empty() || state_ != state::ready) return;
+    if (in_flight_.front()->deadline > clock::now()) return arm_command_timer();
+    // Replies are FIFO: a late reply would be taken for the next command's, so the connection
+    // is reset and every command in flight fails.
+    const auto timeout = std::to_string(options_.command_timeout.count());
+    fail_all(make_error(errc::timeout,
+                        where_ + ": no reply within " + timeout + "ms; the connection was reset"));
+    drop_context();
+    connection_down("command timed out after " + timeout + "ms");
+  }
+
+  // ----- connecting
+
+  void connect_requested(std::unique_ptr<waiter> w) {
+    switch (state_) {
+      case state::ready:
+        return w->complete(nullptr);
+      case state::closed:
+        return w->complete(make_error(errc::shut_down, where_ + ": connection closed"));
+      case state::resolving:
+      case state::handshaking:
+        connect_waiters_.push_back(std::move(w));
+        return;
+      case state::idle:
+      case state::waiting_to_reconnect:
+        connect_waiters_.push_back(std::move(w));
+        begin_attempt();
+        return;
+    }
+  }
+
+  void begin_attempt() {
+    const auto attempt = ++attempt_;
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this(), attempt](const asio::error_code& ec) {
+      if (ec || attempt != self->attempt_) return;
+      self->attempt_failed(errc::timeout,
+                           "connect timed out after " +
+                               std::to_string(self->options_.connect_timeout.count()) + "ms");
+    });
+    addresses_.clear();
+    next_address_ = 0;
+    const auto& endpoint = options_.endpoint;
+    if (!endpoint.unix_path.empty()) {
+      state_ = state::resolving;
+      connect_next_address();
+      return;
+    }
+    // redisAsyncConnect resolves with a blocking getaddrinfo: resolve here, then hand hiredis
+    // numeric addresses only.
+    state_ = state::resolving;
+    resolver_.async_resolve(
+        endpoint.host, std::to_string(endpoint.port),
+        [self = shared_from_this(), attempt](const asio::error_code& ec,
+                                             asio::ip::tcp::resolver::results_type results) {
+          if (attempt != self->attempt_ || self->state_ != state::resolving) return;
+          if (ec)
+            return self->attempt_failed(errc::connection_error,
+                                        "cannot resolve host: " + ec.message());
+          for (const auto& entry : results) {
+            self->addresses_.push_back(entry.endpoint().address().to_string());
+          }
+          self->connect_next_address();
+        });
+  }
+
+  void connect_next_address() {
+    const auto& endpoint = options_.endpoint;
+    std::string error = last_connect_error_;
+    while (true) {
+      redisAsyncContext* context = nullptr;
+      if (!endpoint.unix_path.empty()) {
+        if (next_address_++ > 0) break;
+        context = redisAsyncConnectUnix(endpoint.unix_path.c_str());
+      } else {
+        if (next_address_ >= addresses_.size()) break;
+        context = redisAsyncConnect(addresses_[next_address_++].c_str(), endpoint.port);
+      }
+      if (context == nullptr) {
+        error = "out of memory";
+        continue;
+      }
+      if (context->err != 0) {
+        error = context->errstr;
+        redisAsyncFree(context);
+        continue;
+      }
+      asio::error_code ec;
+      auto adapter = redis_asio_adapter::attach(
+          context, strand_, weak_from_this(), [this] { context_gone(); }, ec);
+      if (!adapter) {
+        error = ec.message();
+        redisAsyncFree(context);
+        continue;
+      }
+      context->data = this;
+      context_ = context;
+      adapter_ = std::move(adapter);
+      state_ = state::handshaking;
+      send_handshake();
+      return;
+    }
+    attempt_failed(errc::connection_error,
+                   "cannot connect: " + (error.empty() ? "no address" : error));
+  }
+
+  void send_handshake() {
+    // AUTH and SELECT go first on every connection; PING alone proves the server answers.
+    std::vector<redis_command> commands;
+    const auto& endpoint = options_.endpoint;
+    if (endpoint.password) {
+      if (endpoint.user.empty()) {
+        commands.push_back({"AUTH", *endpoint.password});
+      } else {
+        commands.push_back({"AUTH", endpoint.user, *endpoint.password});
+      }
+    }
+    if (endpoint.db != 0) commands.push_back({"SELECT", std::to_string(endpoint.db)});
+    if (commands.empty()) commands.push_back({"PING"});
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      auto op = std::make_unique<handshake_op>(*this, attempt_, i + 1 == commands.size());
+      if (!append(commands[i], op.get())) {
+        return attempt_failed(errc::connection_error, "cannot send the handshake");
+      }
+      in_flight_.push_back(op.release());
+    }
+  }
+
+  void handshake_succeeded(std::uint64_t attempt) {
+    if (attempt != attempt_ || state_ != state::handshaking) return;
+    connect_timer_.cancel();
+    state_ = state::ready;
+    ever_connected_ = true;
+    reconnects_ = 0;
+    last_connect_error_.clear();
+    fail_waiters(nullptr);
+    arm_command_timer();
+  }
+
+  void handshake_failed(std::uint64_t attempt, const std::string& reply) {
+    if (attempt != attempt_ || state_ != state::handshaking) return;
+    // The server's message (e.g. WRONGPASS ...) never contains the password.
+    attempt_failed(errc::connection_error, "handshake rejected: " + reply);
+  }
+
+  /// hiredis freed the context on its own (inside redisAsyncHandleRead/Write).
+  void context_gone() {
+    const std::string why = context_ != nullptr ? context_->c.errstr : "";
+    context_ = nullptr;
+    auto adapter = std::move(adapter_);  // the running event handler keeps it alive
+    fail_all(make_error(errc::connection_error, where_ + ": connection lost: " + why));
+    if (state_ == state::handshaking) {
+      last_connect_error_ = why;
+      // Try the next resolved address, outside of hiredis.
+      asio::post(strand_, [self = shared_from_this(), attempt = attempt_] {
+        if (attempt == self->attempt_ && self->state_ == state::handshaking) {
+          self->state_ = state::resolving;
+          self->connect_next_address();
+        }
+      });
+    } else if (state_ == state::ready) {
+      connection_down("connection lost: " + why);
+    }
+  }
+
+  void attempt_failed(errc code, const std::string& why) {
+    ++attempt_;  // ignore whatever the failed attempt still has in flight
+    connect_timer_.cancel();
+    resolver_.cancel();
+    fail_all(make_error(errc::connection_error, where_ + ": connect failed: " + why));
+    drop_context();
+    last_connect_error_.clear();
+    fail_waiters(make_error(code, where_ + ": " + why));
+    if (ever_connected_) {
+      connection_down(why);
+    } else {
+      state_ = state::idle;
+      down_reason_ = why;
+    }
+  }
+
+  /// The connection is unusable: commands fail fast until a reconnect attempt succeeds.
+  void connection_down(const std::string& why) {
+    state_ = state::waiting_to_reconnect;
+    down_reason_ = why;
+    const auto delay = next_backoff();
+    const auto attempt = attempt_;
+    connect_timer_.expires_after(delay);
+    connect_timer_.async_wait([self = shared_from_this(), attempt](const asio::error_code& ec) {
+      if (ec || attempt != self->attempt_ || self->state_ != state::waiting_to_reconnect) return;
+      self->begin_attempt();
+    });
+  }
+
+  std::chrono::milliseconds next_backoff() {
+    // The first retry is immediate (a lost connection is often back at once), then exponential
+    // from reconnect_min up to reconnect_max, with jitter in [delay/2, delay].
+    const int n = reconnects_++;
+    if (n == 0) return std::chrono::milliseconds(0);
+    auto delay = options_.reconnect_min;
+    for (int i = 1; i < n && delay < options_.reconnect_max; ++i) delay *= 2;
+    delay = std::min(delay, options_.reconnect_max);
+    std::uniform_int_distribution<long long> jitter(delay.count() / 2, delay.count());
+    return std::chrono::milliseconds(jitter(random_));
+  }
+
+  std::string not_connected_message() const {
+    if (state_ == state::idle && !ever_connected_ && down_reason_.empty()) {
+      return where_ + ": not connected (call connect() first)";
+    }
+    return where_ + ": not connected (" + (down_reason_.empty() ? "connecting" : down_reason_) +
+           ")";
+  }
+
+  void fail_waiters(const std::exception_ptr& error) {
+    auto waiters = std::exchange(connect_waiters_, {});
+    for (auto& w : waiters) w->complete(error);
+  }
+
+  /// Stops using the current context and frees it, outside of hiredis: its remaining callbacks
+  /// see finished operations only.
+  void drop_context() {
+    if (context_ == nullptr) return;
+    auto* context = std::exchange(context_, nullptr);
+    auto adapter = std::move(adapter_);
+    adapter->detach();
+    if (!adapter->in_hiredis()) {
+      redisAsyncFree(context);
+      return;
+    }
+    // Freeing inside a hiredis callback is unsafe in 0.14 (onConnect/onDisconnect are unguarded
+    // and the reply loop would continue on freed memory): defer it. If the execution context is
+    // destroyed before the deferred call runs, the holder's destructor still frees the context.
+    asio::post(strand_, [owned = owned_context(shared_from_this(), context,
+                                               std::move(adapter))]() mutable { owned.free(); });
+  }
+
+  // A detached context waiting to be freed; frees it at the latest when destroyed.
+  class owned_context {
+   public:
+    owned_context(std::shared_ptr<redis_connection_core> core, redisAsyncContext* context,
+                  std::shared_ptr<redis_asio_adapter> adapter)
+        : core_(std::move(core)), context_(context), adapter_(std::move(adapter)) {}
+    owned_context(owned_context&& other) noexcept
+        : core_(std::move(other.core_)),
+          context_(std::exchange(other.context_, nullptr)),
+          adapter_(std::move(other.adapter_)) {}
+    owned_context& operator=(owned_context&&) = delete;
+    ~owned_context() { free(); }
+    void free() {
+      // core_ (declared first, destroyed last) stays alive while hiredis runs its callbacks.
+      if (context_ != nullptr) redisAsyncFree(std::exchange(context_, nullptr));
+    }
+
+   private:
+    std::shared_ptr<redis_connection_core> core_;
+    redisAsyncContext* context_;
+    std::shared_ptr<redis_asio_adapter> adapter_;
+  };
+
+  void close_internal() {
+    if (state_ == state::closed) return;
+    state_ = state::closed;
+    ++attempt_;
+    connect_timer_.cancel();
+    command_timer_.cancel();
+    resolver_.cancel();
+    const auto error = make_error(errc::shut_down, where_ + ": connection closed");
+    fail_all(error);
+    fail_waiters(error);
+    drop_context();
+  }
+
+  asio::any_io_executor executor_;
+  asio::strand<asio::any_io_executor> strand_;
+  redis_connection_options options_;
+  std::string where_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer connect_timer_;  // connect attempt deadline, then reconnect backoff
+  asio::steady_timer command_timer_;  // deadline of the oldest command in flight
+  bool command_timer_armed_ = false;
+  std::minstd_rand random_;
+
+  state state_ = state::idle;
+  bool ever_connected_ = false;
+  int reconnects_ = 0;
+  std::uint64_t attempt_ = 0;
+  std::vector<std::string> addresses_;
+  std::size_t next_address_ = 0;
+  std::string last_connect_error_;
+  std::string down_reason_;
+
+  redisAsyncContext* context_ = nullptr;
+  std::shared_ptr<redis_asio_adapter> adapter_;
+  std::deque<pending_op*> in_flight_;  // oldest first, as hiredis matches replies
+  std::vector<std::unique_ptr<waiter>> connect_waiters_;
+};
 
 redis_connection::redis_connection(private_tag, std::shared_ptr<redis_connection_core> core)
     : core_(std::move(core)) {}
-redis_connection::~redis_connection() = default;
 
-std::shared_ptr<redis_connection> redis_connection::create(asio::any_io_executor,
-                                                           redis_connection_options) {
-  return std::make_shared<redis_connection>(private_tag{}, nullptr);
+redis_connection::~redis_connection() {
+  close_now();
+}
+
+std::shared_ptr<redis_connection> redis_connection::create(asio::any_io_executor executor,
+                                                           redis_connection_options options) {
+  return std::make_shared<redis_connection>(
+      private_tag{},
+      std::make_shared<redis_connection_core>(std::move(executor), std::move(options)));
 }
 
 asio::awaitable<void> redis_connection::connect() {
-  throw_error(errc::unsupported, "redis_connection: not implemented yet");
-  co_return;
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
+      [core = core_](auto handler) {
+        using op_type = waiter_op<decltype(handler)>;
+        core->start_connect(std::make_unique<op_type>(std::move(handler), core->executor()));
+      },
+      asio::use_awaitable);
 }
-asio::awaitable<redis_reply> redis_connection::execute(redis_command) {
-  throw_error(errc::unsupported, "redis_connection: not implemented yet");
-  co_return redis_reply{};
+
+asio::awaitable<redis_reply> redis_connection::execute(redis_command command) {
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, redis_reply)>(
+      [core = core_](auto handler, redis_command command) {
+        using op_type = command_op<decltype(handler)>;
+        core->start(
+            std::make_unique<op_type>(std::move(handler), core->executor(), std::move(command)));
+      },
+      asio::use_awaitable, std::move(command));
 }
+
 asio::awaitable<std::vector<redis_reply>> redis_connection::execute_batch(
-    std::vector<redis_command>) {
-  throw_error(errc::unsupported, "redis_connection: not implemented yet");
-  co_return std::vector<redis_reply>{};
+    std::vector<redis_command> commands) {
+  // Not a coroutine: g++ 12 destroys a capturing lambda temporary inside co_await twice.
+  return asio::async_initiate<const asio::use_awaitable_t<>,
+                              void(std::exception_ptr, std::vector<redis_reply>)>(
+      [core = core_](auto handler, std::vector<redis_command> commands) {
+        using op_type = batch_op<decltype(handler)>;
+        core->start(
+            std::make_unique<op_type>(std::move(handler), core->executor(), std::move(commands)));
+      },
+      asio::use_awaitable, std::move(commands));
 }
+
 asio::awaitable<void> redis_connection::close() {
-  co_return;
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
+      [core = core_](auto handler) {
+        using op_type = waiter_op<decltype(handler)>;
+        core->start_close(std::make_unique<op_type>(std::move(handler), core->executor()));
+      },
+      asio::use_awaitable);
 }
-void redis_connection::close_now() noexcept {}
+
+void redis_connection::close_now() noexcept {
+  try {
+    core_->start_close(nullptr);
+  } catch (...) {
+    // Only allocation can fail here; the core then closes when its last reference goes.
+  }
+}
 
 }  // namespace corocache::detail

@@ -1,0 +1,108 @@
+// hiredis event hooks implemented with asio waits (see redis_asio_adapter.hpp).
+#include "corocache/detail/redis_asio_adapter.hpp"
+
+#include <utility>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+namespace corocache::detail {
+
+redis_asio_adapter::redis_asio_adapter(redisAsyncContext* context, strand_type strand,
+                                       std::weak_ptr<void> owner, std::function<void()> on_gone)
+    : context_(context),
+      socket_(std::move(strand)),
+      owner_(std::move(owner)),
+      on_gone_(std::move(on_gone)) {}
+
+std::shared_ptr<redis_asio_adapter> redis_asio_adapter::attach(redisAsyncContext* context,
+                                                               strand_type strand,
+                                                               std::weak_ptr<void> owner,
+                                                               std::function<void()> on_gone,
+                                                               asio::error_code& ec) {
+  auto self = std::make_shared<redis_asio_adapter>(context, std::move(strand), std::move(owner),
+                                                   std::move(on_gone));
+  self->socket_.assign(context->c.fd, ec);
+  if (ec) return nullptr;
+  context->ev.data = self.get();
+  context->ev.addRead = &add_read;
+  context->ev.delRead = &del_read;
+  context->ev.addWrite = &add_write;
+  context->ev.delWrite = &del_write;
+  context->ev.cleanup = &cleanup;
+  return self;
+}
+
+void redis_asio_adapter::detach() noexcept {
+  context_ = nullptr;
+  on_gone_ = nullptr;
+}
+
+void redis_asio_adapter::add_read(void* self) {
+  auto* a = static_cast<redis_asio_adapter*>(self);
+  a->want_read_ = true;
+  if (!a->reading_) a->start_wait(direction::read);
+}
+
+void redis_asio_adapter::del_read(void* self) {
+  static_cast<redis_asio_adapter*>(self)->want_read_ = false;
+}
+
+void redis_asio_adapter::add_write(void* self) {
+  // Called for every command: cheap when a writable wait is already outstanding, and that one
+  // wait then flushes all of them.
+  auto* a = static_cast<redis_asio_adapter*>(self);
+  a->want_write_ = true;
+  if (!a->writing_) a->start_wait(direction::write);
+}
+
+void redis_asio_adapter::del_write(void* self) {
+  // The outstanding wait (if any) is left to complete and is ignored then: cancelling would also
+  // cancel the read wait.
+  static_cast<redis_asio_adapter*>(self)->want_write_ = false;
+}
+
+void redis_asio_adapter::cleanup(void* self) {
+  // hiredis is freeing the context and will close the socket itself; hiredis 1.x may call this
+  // twice.
+  auto* a = static_cast<redis_asio_adapter*>(self);
+  a->release_socket();
+  const bool notify = a->context_ != nullptr;
+  a->context_ = nullptr;
+  if (notify && a->on_gone_) std::exchange(a->on_gone_, nullptr)();
+}
+
+void redis_asio_adapter::release_socket() noexcept {
+  // release() cancels the outstanding waits and forgets the descriptor without closing it.
+  if (socket_.is_open()) socket_.release();
+  want_read_ = want_write_ = false;
+}
+
+void redis_asio_adapter::start_wait(direction which) {
+  if (context_ == nullptr || !socket_.is_open()) return;
+  (which == direction::read ? reading_ : writing_) = true;
+  const auto type = which == direction::read ? asio::posix::descriptor_base::wait_read
+                                             : asio::posix::descriptor_base::wait_write;
+  socket_.async_wait(type, [self = shared_from_this(), which](const asio::error_code& ec) {
+    self->on_ready(which, ec);
+  });
+}
+
+void redis_asio_adapter::on_ready(direction which, const asio::error_code& ec) {
+  (which == direction::read ? reading_ : writing_) = false;
+  if (ec || context_ == nullptr) return;
+  const bool wanted = which == direction::read ? want_read_ : want_write_;
+  if (!wanted) return;
+  const auto owner = owner_.lock();
+  if (!owner) return;
+  // The flag is cleared first so that hiredis's own addRead/addWrite inside the call re-arms.
+  ++depth_;
+  if (which == direction::read) {
+    redisAsyncHandleRead(context_);
+  } else {
+    redisAsyncHandleWrite(context_);
+  }
+  --depth_;
+}
+
+}  // namespace corocache::detail
