@@ -104,13 +104,21 @@ def load_hit_ratios(results):
 # ---------------------------------------------------------------- callgrind profiles
 
 CATEGORIES = [
-    ("memory allocation", r"malloc|free\b|_int_free|cfree|operator new|operator delete|tcache"),
+    ("memory allocation", r"malloc|calloc|realloc|free\b|_int_free|cfree|operator new|"
+     r"operator delete|tcache"),
     ("mutex", r"pthread_mutex|__lll_lock|__lll_unlock|pthread_spin"),
-    ("hiredis (parse, format, buffers)", r"redis|sds|hiredis|^__redis"),
-    ("libevent", r"^event_|evmap|evutil|epoll_dispatch|event_base|evthread"),
-    ("asio scheduler, timers, strands", r"asio::detail::(scheduler|epoll_reactor|strand|timer|"
-     r"reactive_socket|descriptor|executor_op|completion_handler|thread_info|wait_handler|"
-     r"conditionally_enabled)|asio::detail::.*op::do_complete|asio::io_context"),
+    ("shared_ptr reference counts", r"_Sp_counted|shared_ptr|weak_ptr"),
+    ("hiredis (parse, format, buffers)", r"^redis|^sds|hiredis|^__redis|^seedNewContext|^createReply"
+     r"|^moveToNextTask|^processItem|^processLineItem|^processBulkItem|^processAggregateItem"
+     r"|^freeReplyObject|^__redisAsync"),
+    ("libc printf / strtol / strncasecmp (called by hiredis)",
+     r"vfprintf|vsnprintf|strtol|^_IO_|strncasecmp|strchr|_itoa"),
+    ("libevent", r"^event_|evmap|evutil|epoll_dispatch|event_base|evthread|libevent|"
+     r"^timeout_|^min_heap"),
+    ("asio scheduler, executors, timers, strands",
+     r"asio::detail::(scheduler|epoll_reactor|strand|timer|reactive_socket|descriptor|executor_op|"
+     r"completion_handler|thread_info|wait_handler|conditionally_enabled|executor_function)|"
+     r"asio::detail::.*op::do_complete|asio::io_context|any_executor|asio::strand"),
     ("asio coroutine machinery (frames, awaitable threads)",
      r"asio::detail::(awaitable|co_spawn|coro)|awaitable_frame|awaitable_thread|\.actor|"
      r"\[clone \.(actor|destroy)\]"),
@@ -118,8 +126,9 @@ CATEGORIES = [
     ("memcpy / string copies", r"memcpy|memmove|memcmp|memset|strlen|basic_string|__memcpy"),
     ("system call wrappers (kernel time not counted)",
      r"\b(read|write|recv|send|sendmsg|recvmsg|epoll_wait|epoll_ctl|__libc_(read|write|recv|send)|"
-     r"clock_gettime|__vdso|syscall)\b"),
-    ("std::chrono / clock", r"chrono|clock_gettime|__vdso_clock"),
+     r"syscall)\b|asynccancel"),
+    ("std::chrono / clock", r"chrono|clock_gettime|__vdso"),
+    ("startup (dynamic linking)", r"^_dl_|do_lookup|_dl_relocate"),
     ("corocache", r"corocache::"),
     ("benchmark driver", r"benchmark::|bench::|\(anonymous namespace\)"),
 ]
@@ -138,8 +147,12 @@ def parse_callgrind(path):
         if rest.startswith("PROGRAM TOTALS"):
             total = count
         elif total is not None and rest and not rest.startswith("file:function"):
-            rest = re.sub(r"\s+\[[^\]]*\]$", "", rest)  # the object file
-            functions.append((count, rest.split(":", 1)[-1] if ":" in rest else rest))
+            obj = re.search(r"\s+\[([^\]]*)\]$", rest)
+            rest = rest[: obj.start()] if obj else rest
+            name = rest.split(":", 1)[-1] if ":" in rest else rest
+            if re.fullmatch(r"0x[0-9a-f]+", name) and obj:  # a stripped library: name the library
+                name = f"{name} in {Path(obj.group(1)).name}"
+            functions.append((count, name))
     return (total, functions) if total else None
 
 
@@ -224,7 +237,7 @@ class Report:
                     continue
                 r = ratio(mem["hit_ratio"], lru["hit_ratio"])
                 rows.append([f"hit ratio Zipf({exponent}), cache {fraction:.1%} of keys",
-                             f"{mem['hit_ratio']:.4f}", f"{lru['hit_ratio']:.4f} (exact LRU)",
+                             f"{mem['hit_ratio']:.5f}", f"{lru['hit_ratio']:.5f} (exact LRU)",
                              fmt_ratio(r), ">= LRU", status(mem["hit_ratio"],
                                                             lambda v, l=lru["hit_ratio"]: v >= l - 1e-9)])
         for op in ("get", "set"):
@@ -312,7 +325,7 @@ class Report:
                     if not row:
                         return NOT_MEASURED
                     delta = (row["hit_ratio"] - lru) * 100
-                    return f"{row['hit_ratio']:.4f}" + ("" if policy == "lru" else f" ({delta:+.2f} pt)")
+                    return f"{row['hit_ratio']:.5f}" + ("" if policy == "lru" else f" ({delta:+.3f} pt)")
 
                 shards = cells["memory_backend"]["shards"] if cells["memory_backend"] else "?"
                 rows.append([f"Zipf({exponent})", f"{fraction:.1%} ({cells['lru']['capacity']:,})",
@@ -350,6 +363,26 @@ class Report:
             parts.append(f"{header}. By kind: {categories}.\n\n{top}\n")
         return parts, per_op
 
+    def overhead_by_kind(self):
+        """Instructions per GET by kind, corocache against raw hiredis, at each profiled depth."""
+        lines = []
+        for depth, requests in ((1, 20000), (64, 100000)):
+            coro = parse_callgrind(self.results / f"profile-redis_corocache_get_d{depth}.txt")
+            raw = parse_callgrind(self.results / f"profile-redis_hiredis_get_d{depth}.txt")
+            if not coro or not raw:
+                continue
+            shares = {}
+            for label, parsed in (("corocache", coro), ("hiredis", raw)):
+                for share, kind in categorize(parsed[1], parsed[0]):
+                    shares.setdefault(kind, {})[label] = share * parsed[0] / requests
+            rows = sorted(shares.items(), key=lambda kv: -(kv[1].get("corocache", 0) - kv[1].get("hiredis", 0)))
+            lines += [f"Instructions per GET by kind at D={depth} (sorted by what corocache adds):", "",
+                      table(["kind", "corocache", "raw hiredis", "difference"],
+                            [[kind, f"{v.get('corocache', 0):,.0f}", f"{v.get('hiredis', 0):,.0f}",
+                              f"{v.get('corocache', 0) - v.get('hiredis', 0):+,.0f}"] for kind, v in rows]),
+                      ""]
+        return lines
+
     def write_plot(self, docs):
         data = self.results / "redis-plot.dat"
         with data.open("w") as out:
@@ -368,6 +401,7 @@ set output "{png}"
 set multiplot layout 1,2 title "Redis throughput on one connection against concurrency D (median of runs)"
 set logscale x 2
 set xtics (1, 16, 64, 256)
+set xrange [0.8:320]
 set xlabel "D (commands in flight)"
 set ylabel "operations / s"
 set format y "%.0s%c"
@@ -403,7 +437,8 @@ unset multiplot
             f"- {m.get('nproc', '?')} CPUs: {m.get('cpu', '?')}",
             f"- compiler: {m.get('compiler', '?')}, CMake Release build (`-O3 -DNDEBUG`)",
             f"- Redis {m.get('redis', '?')} on loopback, started by bench/run (`--save \"\" --appendonly no`)",
-            f"- Linux {m.get('kernel', '?')}, measured on {m.get('date', '?')}",
+            f"- Linux {m.get('kernel', '?')}, measured on {m.get('date', '?')}; load average (1, 5, 15 min)"
+            f" {m.get('load_start', '?')} at the start and {m.get('load_end', '?')} at the end",
             "- Google Benchmark from Debian's libbenchmark-dev (that package is built in debug mode,",
             "  which affects only its own bookkeeping, identically for both sides of every ratio)",
             "",
@@ -479,6 +514,7 @@ unset multiplot
                           f"{h1:,.0f} for raw hiredis ({c1 / h1:.2f}x)"
                           + (f", and {c64:,.0f} against {h64:,.0f} at D=64 ({c64 / h64:.2f}x)." if c64 and h64
                              else "."), ""]
+            lines += self.overhead_by_kind()
             lines += profiles
         else:
             lines += ["No profile in this run (profiles are taken in full runs only).", ""]
