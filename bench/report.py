@@ -156,6 +156,18 @@ def parse_callgrind(path):
     return (total, functions) if total else None
 
 
+def parse_strace(path):
+    """{syscall: calls} from the table of strace -c."""
+    if not path.exists():
+        return None
+    calls = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+        if match:
+            calls[match.group(2)] = int(match.group(1))
+    return calls or None
+
+
 def categorize(functions, total):
     shares = defaultdict(int)
     for count, name in functions:
@@ -363,6 +375,31 @@ class Report:
             parts.append(f"{header}. By kind: {categories}.\n\n{top}\n")
         return parts, per_op
 
+    def per_get_costs(self):
+        """Instructions, heap allocations and system calls per GET of the whole client process."""
+        rows = []
+        for depth, requests in ((1, 20000), (64, 100000)):
+            for client in ("corocache", "hiredis"):
+                name = "corocache" if client == "corocache" else "hiredis"
+                parsed = parse_callgrind(self.results / f"profile-redis_{name}_get_d{depth}.txt")
+                heap = self.results / f"heap-{client}-d{depth}.txt"
+                allocs = re.search(r"total heap usage: ([\d,]+) allocs", heap.read_text()) if heap.exists() else None
+                calls = parse_strace(self.results / f"syscalls-{client}-d{depth}.txt")
+                if not (parsed or allocs or calls):
+                    continue
+                per = lambda v: f"{v / requests:,.2f}"
+                rows.append([depth, "corocache" if client == "corocache" else "raw hiredis + libevent",
+                             f"{parsed[0] / requests:,.0f}" if parsed else NOT_MEASURED,
+                             per(int(allocs.group(1).replace(",", ""))) if allocs else NOT_MEASURED,
+                             per(calls.get("total", 0)) if calls else NOT_MEASURED,
+                             " / ".join(per(calls.get(c, 0)) for c in ("write", "read", "epoll_wait", "epoll_ctl"))
+                             if calls else NOT_MEASURED])
+        if not rows:
+            return []
+        return ["Costs per GET of the whole client process (startup included, spread over the GETs):", "",
+                table(["D", "client", "instructions", "heap allocations", "system calls",
+                       "write / read / epoll_wait / epoll_ctl"], rows), ""]
+
     def overhead_by_kind(self):
         """Instructions per GET by kind, corocache against raw hiredis, at each profiled depth."""
         lines = []
@@ -514,6 +551,7 @@ unset multiplot
                           f"{h1:,.0f} for raw hiredis ({c1 / h1:.2f}x)"
                           + (f", and {c64:,.0f} against {h64:,.0f} at D=64 ({c64 / h64:.2f}x)." if c64 and h64
                              else "."), ""]
+            lines += self.per_get_costs()
             lines += self.overhead_by_kind()
             lines += profiles
         else:
