@@ -178,20 +178,24 @@ void run_coroutine(Awaitable&& body) {
   if (failure) std::rethrow_exception(failure);
 }
 
-memory_backend& shared_backend() {
-  static memory_backend* backend = [] {
-    auto* b = new memory_backend(key_count, std::chrono::seconds(60));
+// The backend with default options (sharded for this size), or with one shard: the second shows
+// what sharding costs a single thread and gains two.
+memory_backend& shared_backend(bool one_shard) {
+  const auto make = [](std::size_t shards) {
+    auto* b = new memory_backend(corocache::memory_options{
+        .max_size = key_count, .clean_interval = std::chrono::seconds(60), .shards = shards});
     run_coroutine([b]() -> asio::awaitable<void> {
       co_await b->initialize();
       for (const auto& key : present_keys()) co_await b->set(key, initial_value);
     });
     return b;
-  }();
-  return *backend;
+  };
+  static memory_backend* sharded = make(0);
+  static memory_backend* single = make(1);
+  return one_shard ? *single : *sharded;
 }
 
-void corocache_memory(benchmark::State& state, workload w) {
-  auto& backend = shared_backend();
+void run_backend(benchmark::State& state, workload w, memory_backend& backend) {
   steps next(w, state.thread_index());
   run_coroutine([&]() -> asio::awaitable<void> {
     for (auto _ : state) {
@@ -209,6 +213,14 @@ void corocache_memory(benchmark::State& state, workload w) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
+void corocache_memory(benchmark::State& state, workload w) {
+  run_backend(state, w, shared_backend(false));
+}
+
+void corocache_memory_one_shard(benchmark::State& state, workload w) {
+  run_backend(state, w, shared_backend(true));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,11 +229,12 @@ int main(int argc, char** argv) {
   trace_for(1);
   absent_keys();
   shared_map();
-  shared_backend();
+  shared_backend(true);
   for (auto w :
        {workload::get_hit, workload::get_miss, workload::set, workload::incr, workload::mixed}) {
-    for (auto [impl, function] :
-         {std::pair{"corocache", &corocache_memory}, std::pair{"mutex_map", &baseline}}) {
+    for (auto [impl, function] : {std::pair{"corocache", &corocache_memory},
+                                  std::pair{"corocache_1shard", &corocache_memory_one_shard},
+                                  std::pair{"mutex_map", &baseline}}) {
       const std::string name = std::string("memory/") + impl + "/" + name_of(w);
       benchmark::RegisterBenchmark(name.c_str(), function, w)
           ->Threads(1)
