@@ -6,6 +6,8 @@
 #include "corocache/backend_url.hpp"
 #include "corocache/memory_backend.hpp"
 #include "corocache/null_backend.hpp"
+#include "corocache/redis_backend.hpp"
+#include "corocache/redis_options.hpp"
 #include "corocache/registry.hpp"
 
 namespace corocache::detail {
@@ -33,10 +35,24 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
   return std::make_unique<NullCacheBackend<T>>();
 }
 
+// redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
+// ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max= (see redis_options.hpp,
+// which rejects every other parameter); rediss:// fails with errc::unsupported.
+template <class T>
+std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
+                                                    const asio::any_io_executor& executor) {
+  return std::make_unique<RedisCacheBackend<T>>(executor, resolve_redis_url(url, redis_options{}));
+}
+
 template <class T>
 void register_builtin_backends(backend_registry<T>& registry) {
   registry.add("memory", &make_memory_backend<T>);
   registry.add("null", &make_null_backend<T>);
+  if constexpr (has_codec<T>) {
+    registry.add("redis", &make_redis_backend<T>);
+    registry.add("unix", &make_redis_backend<T>);
+    registry.add("rediss", &make_redis_backend<T>);
+  }
 }
 
 }  // namespace corocache::detail

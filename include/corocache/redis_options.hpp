@@ -1,0 +1,76 @@
+// Configuration of RedisCacheBackend: redis_options, and the parsing of Redis URLs into it.
+//
+// Accepted URLs (percent-decoding applies to every part):
+//   redis://[[user]:password@]host[:port][/db][?parameters]   TCP; port 6379 and db 0 by default
+//   unix://[[user]:password@]/path/to/redis.sock[?parameters]  a unix socket; ?db=N selects the db
+//   rediss://...                                                TLS: rejected with
+//   errc::unsupported,
+//                                                               the linked hiredis has no TLS
+// Query parameters: prefix=app: (key prefix), db=N, connect_timeout=500ms, command_timeout=1s,
+// reconnect_min=50ms, reconnect_max=2s (durations take a unit: ms, s, m, h). Any other parameter
+// is an error, so a typo never goes unnoticed. Error messages show the URL with its password
+// replaced by "***".
+//
+// This header and src/redis_options.cpp include no asio, so the URL fuzz target builds with clang.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace corocache {
+
+struct backend_url;
+
+/// How a RedisCacheBackend reaches its server and names its keys.
+struct redis_options {
+  /// Where the server is; query parameters in it override the fields below.
+  std::string url = "redis://localhost:6379/0";
+  /// Prepended to every key; clear() and invalidate_pattern() touch only keys under it.
+  std::string prefix = "cache:";
+  /// Limit on connecting, authenticating and selecting the database.
+  std::chrono::milliseconds connect_timeout{1000};
+  /// Limit on each command's round trip.
+  std::chrono::milliseconds command_timeout{1000};
+  /// Bounds of the exponential reconnect backoff after a lost connection.
+  std::chrono::milliseconds reconnect_min{50};
+  std::chrono::milliseconds reconnect_max{2000};
+};
+
+namespace detail {
+
+/// A Redis server's address and credentials, as a URL gives them.
+struct redis_address {
+  std::string host = "localhost";
+  std::uint16_t port = 6379;
+  std::string unix_path;  ///< non-empty: connect to this unix socket instead of host:port
+  std::string user;       ///< ACL user; empty: the default user
+  std::optional<std::string> password;
+  int db = 0;
+};
+
+/// redis_options checked and resolved: the URL parsed, its query parameters applied.
+struct redis_settings {
+  redis_address address;
+  std::string prefix;
+  std::chrono::milliseconds connect_timeout{};
+  std::chrono::milliseconds command_timeout{};
+  std::chrono::milliseconds reconnect_min{};
+  std::chrono::milliseconds reconnect_max{};
+  std::string redacted_url;  ///< the URL with its password hidden, for messages
+};
+
+/// Parses `options.url` and applies its query parameters over the other fields. Throws
+/// cache_error: errc::invalid_argument for a malformed URL, an unknown parameter or a bad value,
+/// errc::unsupported for rediss://.
+[[nodiscard]] redis_settings resolve_redis_options(const redis_options& options);
+
+/// The same for an already parsed URL; `defaults` gives the fields the URL does not set (its url
+/// is ignored). The registry's factories use this one.
+[[nodiscard]] redis_settings resolve_redis_url(const backend_url& url,
+                                               const redis_options& defaults);
+
+}  // namespace detail
+}  // namespace corocache

@@ -1,0 +1,110 @@
+// Resolution of redis_options: URL parsing and parameter checks. No asio here: the URL fuzz target
+// builds this file with clang.
+#include "corocache/redis_options.hpp"
+
+#include <charconv>
+#include <limits>
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+#include "corocache/backend_url.hpp"
+#include "corocache/error.hpp"
+
+namespace corocache::detail {
+namespace {
+
+[[noreturn]] void fail(const backend_url& url, std::string_view why) {
+  throw_error(errc::invalid_argument, fmt::format("Redis URL \"{}\": {}", url.redacted(), why));
+}
+
+// The database number in a "/N" path; nullopt for "" and "/".
+std::optional<int> db_from_path(const backend_url& url) {
+  std::string_view path = url.path;
+  if (path.empty() || path == "/") return std::nullopt;
+  path.remove_prefix(1);
+  int db = 0;
+  const auto* end = path.data() + path.size();
+  const auto result = std::from_chars(path.data(), end, db);
+  if (result.ec != std::errc{} || result.ptr != end || db < 0)
+    fail(url, fmt::format("the path must be a database number such as /0, got \"{}\"", url.path));
+  return db;
+}
+
+void check_positive(const backend_url& url, std::string_view name,
+                    std::chrono::milliseconds value) {
+  if (value.count() <= 0)
+    fail(url, fmt::format("{} must be positive, got {}ms", name, value.count()));
+}
+
+redis_address address_of(const backend_url& url, url_parameters& parameters) {
+  redis_address address;
+  address.user = url.user;
+  address.password = url.password;
+  // "redis://user@host" is ambiguous (some clients read it as a password): ask for the explicit
+  // form.
+  if (!address.user.empty() && !address.password)
+    fail(url, "a user needs a password: write redis://user:password@host");
+
+  std::optional<int> path_db;
+  if (url.scheme == "unix") {
+    if (!url.host.empty() || url.port)
+      fail(url, "a unix socket URL has no host or port: write unix:///path/to/redis.sock");
+    if (url.path.empty() || url.path == "/") fail(url, "the socket path is missing");
+    address.unix_path = url.path;
+  } else {
+    if (!url.host.empty()) address.host = url.host;
+    if (url.port) address.port = *url.port;
+    path_db = db_from_path(url);
+  }
+
+  if (const auto query_db = parameters.take_unsigned("db")) {
+    if (path_db) fail(url, "the database is given both in the path and as ?db=");
+    if (*query_db > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+      fail(url, "the database number is too large");
+    address.db = static_cast<int>(*query_db);
+  } else if (path_db) {
+    address.db = *path_db;
+  }
+  return address;
+}
+
+}  // namespace
+
+redis_settings resolve_redis_options(const redis_options& options) {
+  return resolve_redis_url(backend_url::parse(options.url), options);
+}
+
+redis_settings resolve_redis_url(const backend_url& url, const redis_options& defaults) {
+  if (url.scheme == "rediss") {
+    throw_error(errc::unsupported,
+                fmt::format("Redis URL \"{}\": TLS not supported by the linked hiredis ({}.{}.{})",
+                            url.redacted(), HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH));
+  }
+  if (url.scheme != "redis" && url.scheme != "unix")
+    fail(url, "the scheme must be redis:// or unix://");
+
+  url_parameters parameters(url);
+  redis_settings settings;
+  settings.address = address_of(url, parameters);
+  settings.prefix = parameters.take("prefix").value_or(defaults.prefix);
+  settings.connect_timeout =
+      parameters.take_duration("connect_timeout").value_or(defaults.connect_timeout);
+  settings.command_timeout =
+      parameters.take_duration("command_timeout").value_or(defaults.command_timeout);
+  settings.reconnect_min =
+      parameters.take_duration("reconnect_min").value_or(defaults.reconnect_min);
+  settings.reconnect_max =
+      parameters.take_duration("reconnect_max").value_or(defaults.reconnect_max);
+  parameters.reject_unknown();
+
+  check_positive(url, "connect_timeout", settings.connect_timeout);
+  check_positive(url, "command_timeout", settings.command_timeout);
+  check_positive(url, "reconnect_min", settings.reconnect_min);
+  if (settings.reconnect_max < settings.reconnect_min)
+    fail(url, "reconnect_max must not be below reconnect_min");
+  settings.redacted_url = url.redacted();
+  return settings;
+}
+
+}  // namespace corocache::detail
