@@ -18,8 +18,9 @@ using namespace std::chrono_literals;
 namespace {
 template <class T>
 memory_options options_with(const manual_clock& clock, std::size_t max_size, std::size_t shards = 1,
-                            std::chrono::milliseconds clean_interval = 60s) {
-  return memory_options{max_size, clean_interval, shards, clock.source()};
+                            std::chrono::milliseconds clean_interval = 60s,
+                            corocache::eviction_policy eviction = corocache::eviction_policy::lru) {
+  return memory_options{max_size, clean_interval, shards, clock.source(), eviction};
 }
 }  // namespace
 
@@ -65,10 +66,13 @@ TEST_CASE("a full cache drops expired entries before evicting a live one", "[mem
 }
 
 TEST_CASE("max_size is never exceeded, whatever the mix of operations", "[memory_backend]") {
-  run_coroutine([]() -> asio::awaitable<void> {
+  const auto policy =
+      GENERATE(corocache::eviction_policy::lru, corocache::eviction_policy::s3_fifo);
+  run_coroutine([policy]() -> asio::awaitable<void> {
     manual_clock clock;
     for (std::size_t shards : {1u, 4u}) {
-      MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 50, shards));
+      MemoryCacheBackend<std::string> cache(
+          options_with<std::string>(clock, 50, shards, 60s, policy));
       co_await cache.initialize();
       std::mt19937 random(42);
       for (int i = 0; i < 5000; ++i) {
@@ -193,5 +197,48 @@ TEST_CASE("hits and misses are counted", "[memory_backend]") {
     co_await cache.get("nope");
     CHECK(cache.stats().hits == 2);
     CHECK(cache.stats().misses == 1);
+  });
+}
+
+TEST_CASE("s3_fifo keeps keys in use while a scan of one-time keys streams through",
+          "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    for (const auto policy :
+         {corocache::eviction_policy::lru, corocache::eviction_policy::s3_fifo}) {
+      manual_clock clock;
+      MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 100, 1, 60s, policy));
+      co_await cache.initialize();
+      for (int i = 0; i < 50; ++i) co_await cache.set("hot" + std::to_string(i), "v");
+      for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 50; ++i) co_await cache.get("hot" + std::to_string(i));
+      }
+      for (int i = 0; i < 1000; ++i) co_await cache.set("scan" + std::to_string(i), "v");
+      std::size_t hot_left = 0;
+      for (int i = 0; i < 50; ++i)
+        hot_left += co_await cache.exists("hot" + std::to_string(i)) ? 1 : 0;
+      INFO("policy " << static_cast<int>(policy));
+      if (policy == corocache::eviction_policy::lru) {
+        CHECK(hot_left == 0);  // recency alone: the scan pushes every hot key out
+      } else {
+        CHECK(hot_left == 50);  // used keys live in the main queue; the scan cycles the small one
+      }
+      CHECK(cache.size() == 100);
+    }
+  });
+}
+
+TEST_CASE("s3_fifo admits a recently evicted key straight to its main queue", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    manual_clock clock;
+    MemoryCacheBackend<std::string> cache(
+        options_with<std::string>(clock, 20, 1, 60s, corocache::eviction_policy::s3_fifo));
+    co_await cache.initialize();
+    for (int i = 0; i < 20; ++i) co_await cache.set("k" + std::to_string(i), "v");
+    co_await cache.set("new", "v");  // k0 leaves the small queue unused: remembered as a ghost
+    CHECK_FALSE(co_await cache.exists("k0"));
+    co_await cache.set("k0", "again");  // back from the ghost: into the main queue
+    for (int i = 0; i < 40; ++i) co_await cache.set("stream" + std::to_string(i), "v");
+    const auto value = co_await cache.get("k0");
+    CHECK(value == "again");
   });
 }

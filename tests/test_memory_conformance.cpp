@@ -7,13 +7,14 @@
 
 namespace {
 
-template <std::size_t Shards>
+template <std::size_t Shards, corocache::eviction_policy Policy>
 struct memory_fixture {
   using value_type = std::string;
   static constexpr const char* name = "memory";
 
   explicit memory_fixture(asio::any_io_executor)
-      : cache(corocache::memory_options{1000, std::chrono::seconds(60), Shards, clock.source()}) {}
+      : cache(corocache::memory_options{
+            .max_size = 1000, .shards = Shards, .clock = clock.source(), .eviction = Policy}) {}
 
   corocache::CacheBackend<std::string>& backend() { return cache; }
 
@@ -30,5 +31,9 @@ struct memory_fixture {
 
 }  // namespace
 
-using conformance_fixtures = std::tuple<memory_fixture<1>, memory_fixture<8>>;
+using corocache::eviction_policy;
+using conformance_fixtures =
+    std::tuple<memory_fixture<1, eviction_policy::lru>, memory_fixture<8, eviction_policy::lru>,
+               memory_fixture<1, eviction_policy::s3_fifo>,
+               memory_fixture<8, eviction_policy::s3_fifo>>;
 #include "conformance/conformance_suite.hpp"

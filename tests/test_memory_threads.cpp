@@ -11,9 +11,14 @@
 
 TEST_CASE("coroutines on four threads share one memory backend safely",
           "[memory_backend][threads]") {
+  const auto policy =
+      GENERATE(corocache::eviction_policy::lru, corocache::eviction_policy::s3_fifo);
   for (std::size_t shards : {1u, 8u}) {
     corocache::MemoryCacheBackend<std::string> cache(
-        corocache::memory_options{500, std::chrono::milliseconds(5), shards, {}});
+        corocache::memory_options{.max_size = 500,
+                                  .clean_interval = std::chrono::milliseconds(5),
+                                  .shards = shards,
+                                  .eviction = policy});
     asio::io_context io(4);
     std::atomic<int> started{0};
     std::atomic<long> operations{0};

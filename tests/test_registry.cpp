@@ -74,6 +74,8 @@ TEST_CASE("bad memory and null URLs are invalid arguments with clear messages", 
   CHECK(error_of_make("memory://?clean_interval=30") == errc::invalid_argument);
   CHECK(message_of_make("memory://?max_sise=10").find("max_sise") != std::string::npos);
   CHECK(error_of_make("memory://somehost") == errc::invalid_argument);
+  CHECK(error_of_make("memory://?eviction=random") == errc::invalid_argument);
+  CHECK(error_of_make("memory://?eviction=s3fifo") == errc{});
   CHECK(error_of_make("null://?x=1") == errc::invalid_argument);
   CHECK(error_of_make("no-scheme") == errc::invalid_argument);
 }

@@ -2,6 +2,8 @@
 //
 // - At most max_size entries at any time. Inserting a new key into a full cache first removes the
 //   expired entries, then the least recently used one (get and set count as use), in O(1).
+//   memory_options::eviction = eviction_policy::s3_fifo picks S3-FIFO instead, which keeps more
+//   of a skewed workload's hot keys (docs/benchmarks.md has the hit ratios).
 // - Expired entries are never returned. They are swept at least once per clean_interval while the
 //   cache is used (by the first operation after the interval passes; no background thread), and a
 //   sweep visits only the entries that expired.
@@ -21,7 +23,7 @@
 #include <vector>
 
 #include "corocache/cache_backend.hpp"
-#include "corocache/detail/lru_store.hpp"
+#include "corocache/detail/entry_store.hpp"
 
 namespace corocache {
 
@@ -35,6 +37,8 @@ struct memory_options {
   std::size_t shards = 0;
   /// The time source; tests inject a manual clock so they never sleep. Default: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock = {};
+  /// Which live entry a full cache gives up for a new key.
+  eviction_policy eviction = eviction_policy::lru;
 };
 
 /// What a memory backend has done so far.
@@ -62,7 +66,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
       // Spread max_size exactly: the first (max_size % shard_count) shards take one more.
       const std::size_t capacity =
           options.max_size / shard_count + (i < options.max_size % shard_count ? 1 : 0);
-      shards_.push_back(std::make_unique<shard>(capacity));
+      shards_.push_back(std::make_unique<shard>(capacity, options.eviction));
     }
     next_sweep_.store((now() + clean_interval_).time_since_epoch().count());
   }
@@ -180,9 +184,9 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
  private:
   struct shard {
-    explicit shard(std::size_t capacity) : store(capacity) {}
+    shard(std::size_t capacity, eviction_policy policy) : store(capacity, policy) {}
     mutable std::mutex mutex;
-    mutable detail::lru_store<T> store;
+    mutable detail::entry_store<T> store;
   };
 
   static std::size_t pick_shard_count(std::size_t requested, std::size_t max_size) {

@@ -12,7 +12,15 @@
 
 namespace corocache::detail {
 
-// memory://?max_size=N&clean_interval=60s&shards=N  (no host, path or credentials)
+inline eviction_policy parse_eviction_policy(std::string_view name, const backend_url& url) {
+  if (name == "lru") return eviction_policy::lru;
+  if (name == "s3fifo") return eviction_policy::s3_fifo;
+  throw_error(errc::invalid_argument, "URL parameter eviction: expected lru or s3fifo, got \"" +
+                                          std::string(name) + "\" (" + url.redacted() + ")");
+}
+
+// memory://?max_size=N&clean_interval=60s&shards=N&eviction=lru|s3fifo  (no host, path or
+// credentials)
 template <class T>
 std::unique_ptr<CacheBackend<T>> make_memory_backend(const backend_url& url,
                                                      const asio::any_io_executor&) {
@@ -22,6 +30,7 @@ std::unique_ptr<CacheBackend<T>> make_memory_backend(const backend_url& url,
   if (auto v = params.take_unsigned("max_size")) options.max_size = static_cast<std::size_t>(*v);
   if (auto v = params.take_duration("clean_interval")) options.clean_interval = *v;
   if (auto v = params.take_unsigned("shards")) options.shards = static_cast<std::size_t>(*v);
+  if (auto v = params.take("eviction")) options.eviction = parse_eviction_policy(*v, url);
   params.reject_unknown();
   return std::make_unique<MemoryCacheBackend<T>>(std::move(options));
 }

@@ -1,11 +1,20 @@
-// One shard of the memory backend: a hash map of entries threaded on an intrusive LRU list, plus
-// an expiry index ordered by deadline so a sweep visits only entries that have expired.
+// One shard of the memory backend: a hash map of entries threaded on intrusive queues, plus an
+// expiry index ordered by deadline so a sweep visits only entries that have expired.
+//
+// Two eviction policies share the structure:
+// - lru: one queue in recency order; a hit moves the entry to the front; the back is evicted.
+// - s3_fifo (Yang et al., SOSP 2023): new keys enter a small FIFO (10% of capacity) that filters
+//   one-hit wonders; keys hit while there, or seen recently (a ghost FIFO of evicted key hashes),
+//   go to the main FIFO, where a hit only bumps a 2-bit frequency and eviction re-queues entries
+//   that were used. Hits touch no list, which keeps them cheap.
 // Not thread-safe: MemoryCacheBackend guards each store with its own mutex.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -17,6 +26,19 @@
 #include "corocache/detail/counter.hpp"
 #include "corocache/error.hpp"
 #include "corocache/glob.hpp"
+
+namespace corocache {
+
+/// Which entry a full memory cache gives up for a new key (after dropping expired entries).
+enum class eviction_policy {
+  /// The least recently used entry; get and set count as use.
+  lru,
+  /// S3-FIFO: a small probationary FIFO, a main FIFO with reinsertion and a ghost history.
+  /// Higher hit ratios than LRU on skewed workloads, and hits never reorder a list.
+  s3_fifo,
+};
+
+}  // namespace corocache
 
 namespace corocache::detail {
 
@@ -39,13 +61,17 @@ struct store_counters {
 };
 
 template <class T>
-class lru_store {
+class entry_store {
  public:
-  explicit lru_store(std::size_t capacity) : capacity_(capacity) {}
-  lru_store(const lru_store&) = delete;
-  lru_store& operator=(const lru_store&) = delete;
+  entry_store(std::size_t capacity, eviction_policy policy)
+      : capacity_(capacity),
+        policy_(policy),
+        small_capacity_(std::max<std::size_t>(1, capacity / 10)),
+        ghost_capacity_(capacity) {}
+  entry_store(const entry_store&) = delete;
+  entry_store& operator=(const entry_store&) = delete;
 
-  /// The live value under `key`, marked as most recently used; null on a miss.
+  /// The live value under `key`, marked as used; null on a miss.
   const T* get(std::string_view key, steady_time now) {
     node* n = find_live(key, now);
     if (n == nullptr) {
@@ -53,7 +79,7 @@ class lru_store {
       return nullptr;
     }
     ++counters_.hits;
-    touch(n);
+    mark_used(n);
     return &n->second.value;
   }
 
@@ -65,15 +91,18 @@ class lru_store {
     if (auto it = map_.find(std::string_view(key)); it != map_.end()) {
       it->second.value = std::forward<Value>(value);
       set_expiry(&*it, expiry);
-      touch(&*it);
+      mark_used(&*it);
       return;
     }
     make_room(now);
+    const std::string_view view(key);
+    const bool seen_recently = policy_ == eviction_policy::s3_fifo && leave_ghost(view);
     auto [it, inserted] =
         map_.try_emplace(std::string(std::forward<Key>(key)), std::forward<Value>(value));
-    it->second.expiry = expiry_.end();
-    link_front(&*it);
-    set_expiry(&*it, expiry);
+    node* n = &*it;
+    n->second.expiry = expiry_.end();
+    push_newest(seen_recently || policy_ == eviction_policy::lru ? main_ : small_, n);
+    set_expiry(n, expiry);
   }
 
   /// Removes `key`; true when it was live.
@@ -98,7 +127,7 @@ class lru_store {
     T stored = value_of_counter<T>(result, std::string(key));
     if (n != nullptr) {
       n->second.value = std::move(stored);
-      touch(n);
+      mark_used(n);
     } else {
       put(key, std::move(stored), expiry, now);
     }
@@ -120,7 +149,9 @@ class lru_store {
   void clear() {
     map_.clear();
     expiry_.clear();
-    newest_ = oldest_ = nullptr;
+    small_ = main_ = queue{};
+    ghost_.clear();
+    ghost_order_.clear();
   }
 
   /// Removes the entries whose deadline has passed, visiting only them.
@@ -147,6 +178,15 @@ class lru_store {
     typename expiry_index::iterator expiry;  // expiry_.end() when the entry never expires
     node* newer = nullptr;
     node* older = nullptr;
+    bool in_main = false;
+    std::uint8_t frequency = 0;  // s3_fifo: uses since queued, saturating at 3
+  };
+
+  // An intrusive FIFO/recency list of nodes.
+  struct queue {
+    node* newest = nullptr;
+    node* oldest = nullptr;
+    std::size_t size = 0;
   };
 
   bool expired(const entry& e, steady_time now) const {
@@ -166,19 +206,72 @@ class lru_store {
 
   std::int64_t current_counter(std::string_view key, const T& value) const {
     auto counter = counter_of(value);
-    if (!counter)
+    if (!counter) {
       throw_error(errc::not_a_counter,
                   "incr/decr " + printable_key(key) + ": the value is not an integer");
+    }
     return *counter;
+  }
+
+  void mark_used(node* n) {
+    if (policy_ == eviction_policy::lru) {
+      if (n != main_.newest) {
+        unlink(main_, n);
+        push_newest(main_, n);
+      }
+    } else if (n->second.frequency < 3) {
+      ++n->second.frequency;
+    }
   }
 
   void make_room(steady_time now) {
     if (map_.size() < capacity_) return;
     sweep(now);
-    while (map_.size() >= capacity_ && oldest_ != nullptr) {
+    while (map_.size() >= capacity_ && !map_.empty()) {
       ++counters_.evictions;
-      remove(oldest_);
+      remove(policy_ == eviction_policy::lru ? main_.oldest : s3_fifo_victim());
     }
+  }
+
+  // Walks the S3-FIFO queues until an entry without recent use comes up, re-queueing the others.
+  node* s3_fifo_victim() {
+    for (;;) {
+      if (small_.size >= small_capacity_ || main_.size == 0) {
+        node* n = small_.oldest;
+        if (n->second.frequency == 0) {
+          remember_in_ghost(n->first);
+          return n;  // still queued: remove() unlinks it
+        }
+        unlink(small_, n);
+        n->second.frequency = 0;
+        push_newest(main_, n);
+      } else {
+        node* n = main_.oldest;
+        if (n->second.frequency == 0) return n;
+        unlink(main_, n);
+        --n->second.frequency;
+        push_newest(main_, n);
+      }
+    }
+  }
+
+  // The ghost remembers hashes of keys evicted from the small queue; a stamp per hash lets old
+  // order records expire without a search.
+  void remember_in_ghost(std::string_view key) {
+    const std::size_t hash = transparent_string_hash{}(key);
+    ghost_[hash] = ++ghost_stamp_;
+    ghost_order_.emplace_back(hash, ghost_stamp_);
+    while (ghost_order_.size() > ghost_capacity_) {
+      const auto [old_hash, stamp] = ghost_order_.front();
+      ghost_order_.pop_front();
+      if (auto it = ghost_.find(old_hash); it != ghost_.end() && it->second == stamp)
+        ghost_.erase(it);
+    }
+  }
+
+  bool leave_ghost(std::string_view key) {
+    if (ghost_.empty()) return false;
+    return ghost_.erase(transparent_string_hash{}(key)) > 0;
   }
 
   void set_expiry(node* n, std::optional<steady_time> expiry) {
@@ -186,37 +279,41 @@ class lru_store {
     n->second.expiry = expiry ? expiry_.emplace(*expiry, n) : expiry_.end();
   }
 
-  void link_front(node* n) {
-    n->second.older = newest_;
+  void push_newest(queue& q, node* n) {
+    n->second.in_main = &q == &main_;
+    n->second.older = q.newest;
     n->second.newer = nullptr;
-    if (newest_ != nullptr) newest_->second.newer = n;
-    newest_ = n;
-    if (oldest_ == nullptr) oldest_ = n;
+    if (q.newest != nullptr) q.newest->second.newer = n;
+    q.newest = n;
+    if (q.oldest == nullptr) q.oldest = n;
+    ++q.size;
   }
 
-  void unlink(node* n) {
+  static void unlink(queue& q, node* n) {
     entry& e = n->second;
-    (e.newer != nullptr ? e.newer->second.older : newest_) = e.older;
-    (e.older != nullptr ? e.older->second.newer : oldest_) = e.newer;
-  }
-
-  void touch(node* n) {
-    if (n == newest_) return;
-    unlink(n);
-    link_front(n);
+    (e.newer != nullptr ? e.newer->second.older : q.newest) = e.older;
+    (e.older != nullptr ? e.older->second.newer : q.oldest) = e.newer;
+    e.newer = e.older = nullptr;
+    --q.size;
   }
 
   void remove(node* n) {
-    unlink(n);
+    unlink(n->second.in_main ? main_ : small_, n);
     if (n->second.expiry != expiry_.end()) expiry_.erase(n->second.expiry);
     map_.erase(map_.find(std::string_view(n->first)));
   }
 
   std::size_t capacity_;
+  eviction_policy policy_;
+  std::size_t small_capacity_;
+  std::size_t ghost_capacity_;
   std::unordered_map<std::string, entry, transparent_string_hash, std::equal_to<>> map_;
   expiry_index expiry_;
-  node* newest_ = nullptr;
-  node* oldest_ = nullptr;
+  queue small_;
+  queue main_;
+  std::unordered_map<std::size_t, std::uint64_t> ghost_;
+  std::deque<std::pair<std::size_t, std::uint64_t>> ghost_order_;
+  std::uint64_t ghost_stamp_ = 0;
   store_counters counters_;
 };
 
