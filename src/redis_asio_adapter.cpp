@@ -9,19 +9,19 @@
 namespace corocache::detail {
 
 redis_asio_adapter::redis_asio_adapter(redisAsyncContext* context, strand_type strand,
-                                       std::weak_ptr<void> owner, std::function<void()> on_gone)
+                                       std::weak_ptr<void> owner, callbacks hooks)
     : context_(context),
       socket_(std::move(strand)),
       owner_(std::move(owner)),
-      on_gone_(std::move(on_gone)) {}
+      hooks_(std::move(hooks)) {}
 
 std::shared_ptr<redis_asio_adapter> redis_asio_adapter::attach(redisAsyncContext* context,
                                                                strand_type strand,
                                                                std::weak_ptr<void> owner,
-                                                               std::function<void()> on_gone,
+                                                               callbacks hooks,
                                                                asio::error_code& ec) {
   auto self = std::make_shared<redis_asio_adapter>(context, std::move(strand), std::move(owner),
-                                                   std::move(on_gone));
+                                                   std::move(hooks));
   self->socket_.assign(context->c.fd, ec);
   if (ec) return nullptr;
   context->ev.data = self.get();
@@ -35,7 +35,7 @@ std::shared_ptr<redis_asio_adapter> redis_asio_adapter::attach(redisAsyncContext
 
 void redis_asio_adapter::detach() noexcept {
   context_ = nullptr;
-  on_gone_ = nullptr;
+  hooks_.on_gone = nullptr;
 }
 
 void redis_asio_adapter::add_read(void* self) {
@@ -53,7 +53,7 @@ void redis_asio_adapter::add_write(void* self) {
   // wait then flushes all of them.
   auto* a = static_cast<redis_asio_adapter*>(self);
   a->want_write_ = true;
-  if (!a->writing_) a->start_wait(direction::write);
+  if (!a->writing_ && !a->in_event_) a->start_wait(direction::write);
 }
 
 void redis_asio_adapter::del_write(void* self) {
@@ -69,7 +69,7 @@ void redis_asio_adapter::cleanup(void* self) {
   a->release_socket();
   const bool notify = a->context_ != nullptr;
   a->context_ = nullptr;
-  if (notify && a->on_gone_) std::exchange(a->on_gone_, nullptr)();
+  if (notify && a->hooks_.on_gone) std::exchange(a->hooks_.on_gone, nullptr)();
 }
 
 void redis_asio_adapter::release_socket() noexcept {
@@ -96,6 +96,9 @@ void redis_asio_adapter::on_ready(direction which, const asio::error_code& ec) {
   const auto owner = owner_.lock();
   if (!owner) return;
   // The flag is cleared first so that hiredis's own addRead/addWrite inside the call re-arms.
+  // Write waits are not started during the event: commands queued meanwhile (by callers
+  // resumed from after_event) are flushed right after it.
+  in_event_ = true;
   ++depth_;
   if (which == direction::read) {
     redisAsyncHandleRead(context_);
@@ -103,6 +106,16 @@ void redis_asio_adapter::on_ready(direction which, const asio::error_code& ec) {
     redisAsyncHandleWrite(context_);
   }
   --depth_;
+  if (hooks_.after_event) hooks_.after_event();
+  in_event_ = false;
+  if (which == direction::read && context_ != nullptr && want_write_ && !writing_) {
+    // The socket is almost always writable: write now instead of a round through the reactor.
+    // hiredis asks for a writable wait itself (add_write) when it could not write everything.
+    ++depth_;
+    redisAsyncHandleWrite(context_);
+    --depth_;
+  }
+  if (context_ != nullptr && want_write_ && !writing_) start_wait(direction::write);
 }
 
 }  // namespace corocache::detail

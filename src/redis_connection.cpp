@@ -47,35 +47,58 @@ using clock = std::chrono::steady_clock;
 class pending_op {
  public:
   virtual ~pending_op() = default;
-  /// One reply arrived (in order); returns true when the operation has all its replies.
+  /// One reply arrived (in order); returns true when the operation has all its replies. A
+  /// caller's operation then keeps its result until deliver_result() (outside of hiredis).
   virtual bool on_reply(const redisReply& reply) = 0;
-  /// The operation can no longer succeed.
+  /// The operation can no longer succeed: completes the caller through asio::post.
   virtual void on_failure(const std::exception_ptr& error) = 0;
   /// An empty batch: completes without sending anything.
   virtual void on_nothing_to_send() {}
+  /// Completes the caller with the result kept by on_reply(), through asio::dispatch: this runs
+  /// after hiredis returned, so a caller on this thread may resume right here.
+  virtual void deliver_result(bool /*may_run_inline*/) {}
 
   std::vector<redis_command> commands;  // dropped once handed to hiredis
   clock::time_point deadline = clock::time_point::max();
-  int callbacks_pending = 0;  // hiredis callbacks still to come for this operation
-  bool finished = false;      // completed (successfully or not); replies are ignored from now
+  int callbacks_pending = 0;        // hiredis callbacks still to come for this operation
+  bool finished = false;            // completed (successfully or not); replies are ignored now
+  bool result_undelivered = false;  // on_reply() kept a result for deliver_result()
 };
 
-// The caller's handler plus work on its executor, completed once through asio::post: completion
-// may be decided inside a hiredis callback, where the caller must not resume.
+// The caller's handler plus work on its executor, completed once on that executor.
 template <class Handler, class... Result>
-class posted_completion {
+class caller_completion {
  public:
-  posted_completion(Handler handler, const asio::any_io_executor& fallback)
+  caller_completion(Handler handler, const asio::any_io_executor& connection_executor)
       : handler_(std::move(handler)),
-        work_(asio::prefer(asio::get_associated_executor(handler_, fallback),
-                           asio::execution::outstanding_work.tracked)) {}
+        work_(asio::prefer(asio::get_associated_executor(handler_, connection_executor),
+                           asio::execution::outstanding_work.tracked)),
+        on_connection_executor_(asio::get_associated_executor(handler_, connection_executor) ==
+                                connection_executor) {}
 
-  void complete(std::exception_ptr error, Result... result) {
+  /// Never runs the handler inline (we may be inside a hiredis callback).
+  void post(std::exception_ptr error, Result... result) {
+    complete(false, std::move(error), std::move(result)...);
+  }
+
+  /// Runs the handler inline when this thread already runs its executor.
+  void complete(bool may_run_inline, std::exception_ptr error, Result... result) {
     auto executor = std::move(work_);
-    asio::post(executor, [handler = std::move(handler_), error = std::move(error),
-                          ... result = std::move(result)]() mutable {
+    if (may_run_inline && on_connection_executor_) {
+      // We run on the connection's strand, i.e. on a thread running the caller's executor: what
+      // asio::dispatch would do, without wrapping the handler into a type-erased function.
+      std::move(handler_)(std::move(error), std::move(result)...);
+      return;
+    }
+    auto function = [handler = std::move(handler_), error = std::move(error),
+                     ... result = std::move(result)]() mutable {
       std::move(handler)(std::move(error), std::move(result)...);
-    });
+    };
+    if (may_run_inline) {
+      asio::dispatch(executor, std::move(function));
+    } else {
+      asio::post(executor, std::move(function));
+    }
   }
 
  private:
@@ -84,6 +107,7 @@ class posted_completion {
       std::declval<asio::associated_executor_t<Handler, asio::any_io_executor>>(),
       asio::execution::outstanding_work.tracked))>
       work_;
+  bool on_connection_executor_;
 };
 
 template <class Handler>
@@ -94,17 +118,22 @@ class command_op final : public pending_op {
     commands.push_back(std::move(command));
   }
   bool on_reply(const redisReply& reply) override {
-    finished = true;
-    completion_.complete(nullptr, copy_reply(&reply));
+    finished = result_undelivered = true;
+    reply_ = copy_reply(&reply);
     return true;
   }
   void on_failure(const std::exception_ptr& error) override {
     finished = true;
-    completion_.complete(error, redis_reply{});
+    completion_.post(error, redis_reply{});
+  }
+  void deliver_result(bool may_run_inline) override {
+    result_undelivered = false;
+    completion_.complete(may_run_inline, nullptr, std::move(reply_));
   }
 
  private:
-  posted_completion<Handler, redis_reply> completion_;
+  caller_completion<Handler, redis_reply> completion_;
+  redis_reply reply_;
 };
 
 template <class Handler>
@@ -119,21 +148,24 @@ class batch_op final : public pending_op {
   bool on_reply(const redisReply& reply) override {
     replies_.push_back(copy_reply(&reply));
     if (replies_.size() < expected_) return false;
-    finished = true;
-    completion_.complete(nullptr, std::move(replies_));
+    finished = result_undelivered = true;
     return true;
   }
   void on_failure(const std::exception_ptr& error) override {
     finished = true;
-    completion_.complete(error, std::vector<redis_reply>{});
+    completion_.post(error, std::vector<redis_reply>{});
   }
   void on_nothing_to_send() override {
     finished = true;
-    completion_.complete(nullptr, std::vector<redis_reply>{});
+    completion_.post(nullptr, std::vector<redis_reply>{});
+  }
+  void deliver_result(bool may_run_inline) override {
+    result_undelivered = false;
+    completion_.complete(may_run_inline, nullptr, std::move(replies_));
   }
 
  private:
-  posted_completion<Handler, std::vector<redis_reply>> completion_;
+  caller_completion<Handler, std::vector<redis_reply>> completion_;
   std::vector<redis_reply> replies_;
   std::size_t expected_;
 };
@@ -150,10 +182,10 @@ class waiter_op final : public waiter {
  public:
   waiter_op(Handler handler, const asio::any_io_executor& fallback)
       : completion_(std::move(handler), fallback) {}
-  void complete(std::exception_ptr error) override { completion_.complete(std::move(error)); }
+  void complete(std::exception_ptr error) override { completion_.post(std::move(error)); }
 
  private:
-  posted_completion<Handler> completion_;
+  caller_completion<Handler> completion_;
 };
 
 std::exception_ptr make_error(errc code, const std::string& message) {
@@ -181,6 +213,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     // Only reached without close() when the execution context is torn down with work pending.
     fail_all(make_error(errc::shut_down, where_ + ": connection destroyed"));
     fail_waiters(make_error(errc::shut_down, where_ + ": connection destroyed"));
+    for (auto* op : std::exchange(replied_, {})) deliver(op, false);
     if (context_ != nullptr) {
       adapter_->detach();
       redisAsyncFree(std::exchange(context_, nullptr));
@@ -300,7 +333,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     auto* core = static_cast<redis_connection_core*>(context->data);
     if (!op->finished) {
       if (reply != nullptr) {
-        if (op->on_reply(*static_cast<const redisReply*>(reply))) core->remove_finished(op);
+        if (op->on_reply(*static_cast<const redisReply*>(reply))) {
+          core->remove_finished(op);
+          if (op->result_undelivered) core->replied_.push_back(op);
+        }
       } else {
         // The context is being freed by hiredis (connection lost): everything in flight fails.
         core->fail_all(make_error(errc::connection_error,
@@ -308,7 +344,36 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       }
     }
     // Counted down last: fail_all() above must not see this operation as released.
-    if (--op->callbacks_pending == 0 && op->finished) delete op;
+    if (--op->callbacks_pending == 0 && op->finished && !op->result_undelivered) delete op;
+  }
+
+  /// Completes the operations whose replies the last read event produced. Runs after hiredis
+  /// returned: a caller resumed inline here may issue its next command at once, and everything
+  /// issued meanwhile leaves in one write.
+  void deliver_replies() {
+    while (!replied_.empty()) {
+      delivering_.swap(replied_);
+      std::size_t i = 0;
+      try {
+        for (; i < delivering_.size(); ++i) deliver(delivering_[i], true);
+      } catch (...) {
+        // A handler threw out of dispatch: the others still get their results, later.
+        for (++i; i < delivering_.size(); ++i) deliver(delivering_[i], false);
+        delivering_.clear();
+        throw;
+      }
+      delivering_.clear();
+    }
+  }
+
+  static void deliver(pending_op* op, bool may_run_inline) {
+    struct release {
+      pending_op* op;
+      ~release() {
+        if (op->callbacks_pending == 0) delete op;
+      }
+    } guard{op};
+    op->deliver_result(may_run_inline);
   }
 
   void remove_finished(pending_op* op) {
@@ -432,8 +497,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         continue;
       }
       asio::error_code ec;
-      auto adapter = redis_asio_adapter::attach(
-          context, strand_, weak_from_this(), [this] { context_gone(); }, ec);
+      redis_asio_adapter::callbacks hooks{[this] { context_gone(); },
+                                          [this] { deliver_replies(); }};
+      auto adapter =
+          redis_asio_adapter::attach(context, strand_, weak_from_this(), std::move(hooks), ec);
       if (!adapter) {
         error = ec.message();
         redisAsyncFree(context);
@@ -638,7 +705,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   redisAsyncContext* context_ = nullptr;
   std::shared_ptr<redis_asio_adapter> adapter_;
-  std::deque<pending_op*> in_flight_;  // oldest first, as hiredis matches replies
+  std::deque<pending_op*> in_flight_;    // oldest first, as hiredis matches replies
+  std::vector<pending_op*> replied_;     // replies read, waiting for deliver_replies()
+  std::vector<pending_op*> delivering_;  // spare buffer for deliver_replies()
   std::vector<std::unique_ptr<waiter>> connect_waiters_;
 };
 

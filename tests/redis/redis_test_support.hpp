@@ -30,6 +30,9 @@ inline redis_connection_options options_for(const redis_server& server) {
   redis_connection_options options;
   options.endpoint.host = "127.0.0.1";
   options.endpoint.port = server.port();
+  // Generous: sanitizer builds on a loaded machine are slow; fault tests set their own timeouts.
+  options.connect_timeout = std::chrono::seconds(5);
+  options.command_timeout = std::chrono::seconds(10);
   return options;
 }
 

@@ -9,6 +9,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
@@ -329,4 +330,32 @@ TEST_CASE("two threads running one io_context share a connection among 10k corou
   CHECK(connected);
   CHECK(failed == 0);
   CHECK(matched == n);
+}
+
+TEST_CASE("a caller on another io_context resumes on its own executor's thread",
+          "[redis][threads]") {
+  redis_server server;
+  asio::io_context connection_io;
+  auto guard = asio::make_work_guard(connection_io);
+  std::thread connection_thread([&] { connection_io.run(); });
+  auto connection = redis_connection::create(connection_io.get_executor(), options_for(server));
+
+  const auto caller_thread = std::this_thread::get_id();
+  std::size_t on_caller_thread = 0, replies = 0;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    co_await connection->connect();
+    if (std::this_thread::get_id() == caller_thread) ++on_caller_thread;
+    co_await run_concurrently(100, [&](std::size_t i) -> asio::awaitable<void> {
+      auto reply = co_await call(*connection, "ECHO", std::to_string(i));
+      if (reply.str == std::to_string(i)) ++replies;
+      if (std::this_thread::get_id() == caller_thread) ++on_caller_thread;
+    });
+    co_await connection->close();
+    if (std::this_thread::get_id() == caller_thread) ++on_caller_thread;
+  });
+  connection.reset();
+  guard.reset();
+  connection_thread.join();
+  CHECK(replies == 100);
+  CHECK(on_caller_thread == 102);
 }

@@ -120,8 +120,8 @@ TEST_CASE("a paused server makes commands time out, and no late reply is misdeli
   redis_server server;
   run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto options = options_for(server);
-    options.command_timeout = std::chrono::milliseconds(300);
-    options.connect_timeout = std::chrono::milliseconds(300);
+    options.command_timeout = std::chrono::milliseconds(1000);
+    options.connect_timeout = std::chrono::milliseconds(1000);
     options.reconnect_min = std::chrono::milliseconds(10);
     options.reconnect_max = std::chrono::milliseconds(100);
     auto connection = redis_connection::create(ex, options);

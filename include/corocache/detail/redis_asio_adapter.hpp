@@ -25,13 +25,22 @@ class redis_asio_adapter : public std::enable_shared_from_this<redis_asio_adapte
  public:
   using strand_type = asio::strand<asio::any_io_executor>;
 
+  /// What the owner learns about events.
+  struct callbacks {
+    /// Runs inside hiredis when hiredis frees the context on its own (connection lost or connect
+    /// failed).
+    std::function<void()> on_gone;
+    /// Runs after each readiness event, once hiredis has returned (also after a detach), so
+    /// that results gathered in hiredis callbacks can be handed on outside of hiredis.
+    std::function<void()> after_event;
+  };
+
   /// Installs the hooks on `context` (whose ev.data must be unset). `owner` is kept alive while a
-  /// readiness event is handled; `on_gone` runs inside hiredis when hiredis frees the context on
-  /// its own (connection lost or connect failed). Returns null with `ec` set on failure.
+  /// readiness event is handled. Returns null with `ec` set on failure.
   [[nodiscard]] static std::shared_ptr<redis_asio_adapter> attach(redisAsyncContext* context,
                                                                   strand_type strand,
                                                                   std::weak_ptr<void> owner,
-                                                                  std::function<void()> on_gone,
+                                                                  callbacks hooks,
                                                                   asio::error_code& ec);
 
   /// Stops driving the context: later events are ignored and on_gone will not run. The owner
@@ -43,7 +52,7 @@ class redis_asio_adapter : public std::enable_shared_from_this<redis_asio_adapte
   [[nodiscard]] bool in_hiredis() const noexcept { return depth_ > 0; }
 
   redis_asio_adapter(redisAsyncContext* context, strand_type strand, std::weak_ptr<void> owner,
-                     std::function<void()> on_gone);
+                     callbacks hooks);
 
  private:
   enum class direction { read, write };
@@ -61,10 +70,11 @@ class redis_asio_adapter : public std::enable_shared_from_this<redis_asio_adapte
   redisAsyncContext* context_;  // null once detached or freed
   asio::posix::stream_descriptor socket_;
   std::weak_ptr<void> owner_;
-  std::function<void()> on_gone_;
+  callbacks hooks_;
   bool want_read_ = false, want_write_ = false;
   bool reading_ = false, writing_ = false;  // a wait is outstanding
   int depth_ = 0;
+  bool in_event_ = false;  // handling a readiness event: write waits are started after it
 };
 
 }  // namespace corocache::detail
