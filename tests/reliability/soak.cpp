@@ -100,9 +100,10 @@ class soak_run {
       const double dt = s.seconds - samples_[i - 1].seconds;
       const double rate =
           dt > 0 ? static_cast<double>(s.operations - samples_[i - 1].operations) / dt : 0;
-      std::printf("%8zu %12llu %9.2f %11.0f %10.1f %9zu%s\n", i,
+      const auto entries = entries_ ? std::to_string(s.entries) : "-";
+      std::printf("%8zu %12llu %9.2f %11.0f %10.1f %9s%s\n", i,
                   static_cast<unsigned long long>(s.operations), s.seconds, rate,
-                  static_cast<double>(s.resident) / (1 << 20), s.entries,
+                  static_cast<double>(s.resident) / (1 << 20), entries.c_str(),
                   i == settings_.warmup ? "  <- end of warm-up" : "");
     }
     bool ok = true;
