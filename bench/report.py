@@ -118,7 +118,8 @@ CATEGORIES = [
     ("asio scheduler, executors, timers, strands",
      r"asio::detail::(scheduler|epoll_reactor|strand|timer|reactive_socket|descriptor|executor_op|"
      r"completion_handler|thread_info|wait_handler|conditionally_enabled|executor_function)|"
-     r"asio::detail::.*op::do_complete|asio::io_context|any_executor|asio::strand"),
+     r"asio::detail::.*op::do_complete|asio::io_context|any_executor|asio::strand|"
+     r"asio::(dispatch|post|defer)\b|any_io_executor|asio::execution::"),
     ("asio coroutine machinery (frames, awaitable threads)",
      r"asio::detail::(awaitable|co_spawn|coro)|awaitable_frame|awaitable_thread|\.actor|"
      r"\[clone \.(actor|destroy)\]"),
@@ -128,9 +129,11 @@ CATEGORIES = [
      r"\b(read|write|recv|send|sendmsg|recvmsg|epoll_wait|epoll_ctl|__libc_(read|write|recv|send)|"
      r"syscall)\b|asynccancel"),
     ("std::chrono / clock", r"chrono|clock_gettime|__vdso"),
+    ("std::vector / std::function (command arguments, replies, callbacks)",
+     r"^std::vector|^std::_Function|^std::function"),
     ("startup (dynamic linking)", r"^_dl_|do_lookup|_dl_relocate"),
     ("corocache", r"corocache::"),
-    ("benchmark driver", r"benchmark::|bench::|\(anonymous namespace\)"),
+    ("benchmark driver", r"benchmark::|bench::|^anon::|^main$"),
 ]
 
 
@@ -168,9 +171,25 @@ def parse_strace(path):
     return calls or None
 
 
+def base_name(name):
+    """The qualified name without template arguments and parameters, so that a function is
+    classified by what it is, not by the types it mentions."""
+    name = name.replace("(anonymous namespace)", "anon")
+    out, depth = [], 0
+    for ch in name:
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
 def categorize(functions, total):
     shares = defaultdict(int)
-    for count, name in functions:
+    for count, full_name in functions:
+        name = base_name(full_name)
         for label, pattern in CATEGORIES:
             if re.search(pattern, name):
                 shares[label] += count
