@@ -13,6 +13,7 @@
 #include <deque>
 #include <exception>
 #include <random>
+#include <span>
 #include <utility>
 
 #include <hiredis/async.h>
@@ -58,7 +59,10 @@ class pending_op {
   /// after hiredis returned, so a caller on this thread may resume right here.
   virtual void deliver_result(bool /*may_run_inline*/) {}
 
-  std::vector<redis_command> commands;  // dropped once handed to hiredis
+  /// The commands to send; drop_commands() frees them once hiredis has copied them.
+  [[nodiscard]] virtual std::span<const redis_command> commands() const = 0;
+  virtual void drop_commands() = 0;
+
   clock::time_point deadline = clock::time_point::max();
   int callbacks_pending = 0;        // hiredis callbacks still to come for this operation
   bool finished = false;            // completed (successfully or not); replies are ignored now
@@ -114,9 +118,9 @@ template <class Handler>
 class command_op final : public pending_op {
  public:
   command_op(Handler handler, const asio::any_io_executor& fallback, redis_command command)
-      : completion_(std::move(handler), fallback) {
-    commands.push_back(std::move(command));
-  }
+      : completion_(std::move(handler), fallback), command_(std::move(command)) {}
+  std::span<const redis_command> commands() const override { return {&command_, 1}; }
+  void drop_commands() override { redis_command().swap(command_); }
   bool on_reply(const redisReply& reply) override {
     finished = result_undelivered = true;
     reply_ = copy_reply(&reply);
@@ -133,6 +137,7 @@ class command_op final : public pending_op {
 
  private:
   caller_completion<Handler, redis_reply> completion_;
+  redis_command command_;
   redis_reply reply_;
 };
 
@@ -140,11 +145,13 @@ template <class Handler>
 class batch_op final : public pending_op {
  public:
   batch_op(Handler handler, const asio::any_io_executor& fallback, std::vector<redis_command> batch)
-      : completion_(std::move(handler), fallback) {
-    commands = std::move(batch);
-    expected_ = commands.size();
+      : completion_(std::move(handler), fallback),
+        commands_(std::move(batch)),
+        expected_(commands_.size()) {
     replies_.reserve(expected_);
   }
+  std::span<const redis_command> commands() const override { return commands_; }
+  void drop_commands() override { std::vector<redis_command>().swap(commands_); }
   bool on_reply(const redisReply& reply) override {
     replies_.push_back(copy_reply(&reply));
     if (replies_.size() < expected_) return false;
@@ -166,8 +173,9 @@ class batch_op final : public pending_op {
 
  private:
   caller_completion<Handler, std::vector<redis_reply>> completion_;
-  std::vector<redis_reply> replies_;
+  std::vector<redis_command> commands_;
   std::size_t expected_;
+  std::vector<redis_reply> replies_;
 };
 
 // A plain completion (connect(), close()).
@@ -250,6 +258,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
    public:
     handshake_op(redis_connection_core& core, std::uint64_t attempt, bool last)
         : core_(core), attempt_(attempt), last_(last) {}
+    std::span<const redis_command> commands() const override { return {}; }
+    void drop_commands() override {}
     bool on_reply(const redisReply& reply) override {
       finished = true;
       if (reply.type == REDIS_REPLY_ERROR) {
@@ -273,8 +283,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     if (state_ == state::closed) {
       return op->on_failure(make_error(errc::shut_down, where_ + ": connection closed"));
     }
-    if (op->commands.empty()) return op->on_nothing_to_send();
-    if (std::any_of(op->commands.begin(), op->commands.end(),
+    const auto commands = op->commands();
+    if (commands.empty()) return op->on_nothing_to_send();
+    if (std::any_of(commands.begin(), commands.end(),
                     [](const redis_command& c) { return c.empty(); })) {
       return op->on_failure(make_error(errc::invalid_argument, where_ + ": empty command"));
     }
@@ -296,11 +307,15 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   /// Appends the operation's commands to hiredis's output buffer; false when hiredis refused one.
   bool send(pending_op& op) {
-    const auto commands = std::move(op.commands);
-    for (const auto& command : commands) {
-      if (!append(command, &op)) return false;
+    bool sent = true;
+    for (const auto& command : op.commands()) {
+      if (!append(command, &op)) {
+        sent = false;
+        break;
+      }
     }
-    return true;
+    op.drop_commands();
+    return sent;
   }
 
   bool append(const redis_command& command, pending_op* op) {
@@ -444,7 +459,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     const auto attempt = ++attempt_;
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([self = shared_from_this(), attempt](const asio::error_code& ec) {
-      if (ec || attempt != self->attempt_) return;
+      // The handshake may have succeeded after the deadline passed but before this ran.
+      const bool connecting =
+          self->state_ == state::resolving || self->state_ == state::handshaking;
+      if (ec || attempt != self->attempt_ || !connecting) return;
       self->attempt_failed(errc::timeout,
                            "connect timed out after " +
                                std::to_string(self->options_.connect_timeout.count()) + "ms");
