@@ -2,7 +2,8 @@
 //
 // Runs --operations random operations (get, set with and without TTL, incr, get_many, set_many,
 // erase, exists, now and then invalidate_pattern) from --coroutines coroutines over --keys keys,
-// against a memory backend at --max-size (constant eviction churn: keys > max-size) or a
+// against a memory backend at --max-size (constant eviction churn: keys > max-size; --eviction
+// lru or s3_fifo) or a
 // RedisCacheBackend on a redis-server the program starts itself. Every --operations/--intervals
 // operations it samples resident memory and throughput, and prints them as a table.
 //
@@ -53,6 +54,7 @@ struct soak_settings {
   std::uint64_t warmup;
   double max_growth;
   unsigned threads;
+  eviction_policy eviction;
 };
 
 struct sample {
@@ -249,8 +251,8 @@ class soak_run {
 
 bool soak_memory(const soak_settings& settings) {
   soak_run run(settings);
-  MemoryCacheBackend<std::string> cache(
-      memory_options{.max_size = settings.max_size, .clean_interval = 1s});
+  MemoryCacheBackend<std::string> cache(memory_options{
+      .max_size = settings.max_size, .clean_interval = 1s, .eviction = settings.eviction});
   test::run_on_threads(settings.threads, [&](asio::any_io_executor) -> asio::awaitable<void> {
     co_await cache.initialize();
     co_await run.run(cache, [&cache] { return cache.stats().size; });
@@ -291,21 +293,26 @@ int main(int argc, char** argv) {
                                      {"intervals", "20"},
                                      {"warmup", "4"},
                                      {"max-growth", "0.10"},
-                                     {"threads", "1"}});
+                                     {"threads", "1"},
+                                     {"eviction", "lru"}});
     if (flags.help()) {
       std::cout << "soak: sustained load on one backend; see tests/reliability/soak.cpp\n"
                 << flags.usage();
       return 0;
     }
-    const soak_settings settings{flags.text("backend"),
-                                 flags.number("operations"),
-                                 flags.number("coroutines"),
-                                 flags.number("keys"),
-                                 flags.number("max-size"),
-                                 flags.number("intervals"),
-                                 flags.number("warmup"),
-                                 flags.real("max-growth"),
-                                 static_cast<unsigned>(flags.number("threads"))};
+    const soak_settings settings{
+        flags.text("backend"),
+        flags.number("operations"),
+        flags.number("coroutines"),
+        flags.number("keys"),
+        flags.number("max-size"),
+        flags.number("intervals"),
+        flags.number("warmup"),
+        flags.real("max-growth"),
+        static_cast<unsigned>(flags.number("threads")),
+        flags.text("eviction") == "s3_fifo" ? eviction_policy::s3_fifo : eviction_policy::lru};
+    if (flags.text("eviction") != "lru" && flags.text("eviction") != "s3_fifo")
+      throw std::invalid_argument("--eviction takes lru or s3_fifo");
     if (settings.operations == 0 || settings.coroutines == 0 || settings.keys == 0 ||
         settings.max_size == 0 || settings.intervals == 0 || settings.threads == 0)
       throw std::invalid_argument("counts must be positive");

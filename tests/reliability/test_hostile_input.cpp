@@ -18,17 +18,21 @@ namespace hostile = corocache::test::hostile;
 
 namespace {
 
-// Runs `check(cache, clock)` on a fresh, initialized memory cache holding up to 200k entries.
+// Runs `check(cache, clock)` on a fresh, initialized memory cache holding up to 200k entries,
+// once per eviction policy.
 template <class Check>
 void with_memory_cache(Check check, std::size_t shards = 1) {
-  run_coroutine([&]() -> asio::awaitable<void> {
-    manual_clock clock;
-    MemoryCacheBackend<std::string> cache(
-        memory_options{.max_size = 200'000, .shards = shards, .clock = clock.source()});
-    co_await cache.initialize();
-    co_await check(cache, clock);
-    co_await cache.shutdown();
-  });
+  for (const auto policy : {corocache::eviction_policy::lru, corocache::eviction_policy::s3_fifo}) {
+    INFO("eviction policy " << static_cast<int>(policy));
+    run_coroutine([&]() -> asio::awaitable<void> {
+      manual_clock clock;
+      MemoryCacheBackend<std::string> cache(memory_options{
+          .max_size = 200'000, .shards = shards, .clock = clock.source(), .eviction = policy});
+      co_await cache.initialize();
+      co_await check(cache, clock);
+      co_await cache.shutdown();
+    });
+  }
 }
 
 hostile::let_time_pass advancing(manual_clock& clock) {
@@ -90,8 +94,10 @@ TEST_CASE("counters at the ends of int64 overflow cleanly and keep their value",
 }
 
 TEST_CASE("a full cache of one entry survives the same hostile keys", "[hostile_input][memory]") {
-  run_coroutine([]() -> asio::awaitable<void> {
-    MemoryCacheBackend<std::string> cache(1);
+  const auto policy =
+      GENERATE(corocache::eviction_policy::lru, corocache::eviction_policy::s3_fifo);
+  run_coroutine([policy]() -> asio::awaitable<void> {
+    MemoryCacheBackend<std::string> cache(memory_options{.max_size = 1, .eviction = policy});
     co_await cache.initialize();
     for (const auto& key : hostile::awkward_keys()) {
       CHECK(co_await cache.set(key, hostile::value_for(key)));
