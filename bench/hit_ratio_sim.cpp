@@ -77,8 +77,10 @@ outcome simulate(const std::vector<std::uint32_t>& trace, std::size_t keys, std:
 }
 
 // The memory backend with its default options (so its default sharding) for this max_size.
-outcome simulate_memory_backend(const std::vector<std::uint32_t>& trace, std::size_t capacity) {
-  corocache::MemoryCacheBackend<std::string> backend(capacity, std::chrono::hours(1));
+outcome simulate_memory_backend(const std::vector<std::uint32_t>& trace, std::size_t capacity,
+                                corocache::eviction_policy eviction) {
+  corocache::MemoryCacheBackend<std::string> backend(corocache::memory_options{
+      .max_size = capacity, .clean_interval = std::chrono::hours(1), .eviction = eviction});
   outcome result;
   result.shards = backend.shard_count();
   asio::io_context io;
@@ -127,7 +129,9 @@ int main(int argc, char** argv) {
       const auto capacity = std::max<std::size_t>(
           1, static_cast<std::size_t>(fraction * static_cast<double>(options.keys)));
       print(exponent, options, capacity, fraction, "memory_backend",
-            simulate_memory_backend(trace, capacity));
+            simulate_memory_backend(trace, capacity, corocache::eviction_policy::lru));
+      print(exponent, options, capacity, fraction, "memory_backend_s3fifo",
+            simulate_memory_backend(trace, capacity, corocache::eviction_policy::s3_fifo));
       print(exponent, options, capacity, fraction, "lru",
             simulate<bench::lru_policy>(trace, options.keys, capacity));
       print(exponent, options, capacity, fraction, "s3fifo",

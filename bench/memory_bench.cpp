@@ -178,21 +178,35 @@ void run_coroutine(Awaitable&& body) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// The backend with default options (sharded for this size), or with one shard: the second shows
-// what sharding costs a single thread and gains two.
-memory_backend& shared_backend(bool one_shard) {
-  const auto make = [](std::size_t shards) {
-    auto* b = new memory_backend(corocache::memory_options{
-        .max_size = key_count, .clean_interval = std::chrono::seconds(60), .shards = shards});
+// The backend with default options (sharded for this size), with one shard (what sharding costs
+// a single thread and gains two), or with S3-FIFO eviction (whose hits reorder no list).
+enum class variant { sharded, one_shard, s3_fifo };
+
+memory_backend& shared_backend(variant v) {
+  const auto make = [](std::size_t shards, corocache::eviction_policy eviction) {
+    auto* b =
+        new memory_backend(corocache::memory_options{.max_size = key_count,
+                                                     .clean_interval = std::chrono::seconds(60),
+                                                     .shards = shards,
+                                                     .eviction = eviction});
     run_coroutine([b]() -> asio::awaitable<void> {
       co_await b->initialize();
       for (const auto& key : present_keys()) co_await b->set(key, initial_value);
     });
     return b;
   };
-  static memory_backend* sharded = make(0);
-  static memory_backend* single = make(1);
-  return one_shard ? *single : *sharded;
+  static memory_backend* sharded = make(0, corocache::eviction_policy::lru);
+  static memory_backend* single = make(1, corocache::eviction_policy::lru);
+  static memory_backend* s3_fifo = make(0, corocache::eviction_policy::s3_fifo);
+  switch (v) {
+    case variant::sharded:
+      return *sharded;
+    case variant::one_shard:
+      return *single;
+    case variant::s3_fifo:
+      return *s3_fifo;
+  }
+  return *sharded;
 }
 
 void run_backend(benchmark::State& state, workload w, memory_backend& backend) {
@@ -214,11 +228,15 @@ void run_backend(benchmark::State& state, workload w, memory_backend& backend) {
 }
 
 void corocache_memory(benchmark::State& state, workload w) {
-  run_backend(state, w, shared_backend(false));
+  run_backend(state, w, shared_backend(variant::sharded));
 }
 
 void corocache_memory_one_shard(benchmark::State& state, workload w) {
-  run_backend(state, w, shared_backend(true));
+  run_backend(state, w, shared_backend(variant::one_shard));
+}
+
+void corocache_memory_s3_fifo(benchmark::State& state, workload w) {
+  run_backend(state, w, shared_backend(variant::s3_fifo));
 }
 
 }  // namespace
@@ -229,11 +247,12 @@ int main(int argc, char** argv) {
   trace_for(1);
   absent_keys();
   shared_map();
-  shared_backend(true);
+  shared_backend(variant::sharded);
   for (auto w :
        {workload::get_hit, workload::get_miss, workload::set, workload::incr, workload::mixed}) {
     for (auto [impl, function] : {std::pair{"corocache", &corocache_memory},
                                   std::pair{"corocache_1shard", &corocache_memory_one_shard},
+                                  std::pair{"corocache_s3fifo", &corocache_memory_s3_fifo},
                                   std::pair{"mutex_map", &baseline}}) {
       const std::string name = std::string("memory/") + impl + "/" + name_of(w);
       benchmark::RegisterBenchmark(name.c_str(), function, w)
