@@ -42,8 +42,6 @@ std::string redis_endpoint::description() const {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
 // Something waiting for hiredis replies: a caller's command or batch, or a handshake command.
 class pending_op {
  public:
@@ -63,7 +61,8 @@ class pending_op {
   [[nodiscard]] virtual std::span<const redis_command> commands() const = 0;
   virtual void drop_commands() = 0;
 
-  clock::time_point deadline = clock::time_point::max();
+  std::uint64_t sent_at_tick = unwatched;  // timeout clock tick when sent (see on_timeout_tick)
+  static constexpr std::uint64_t unwatched = ~std::uint64_t{0};  // handshake: connect timer
   int callbacks_pending = 0;        // hiredis callbacks still to come for this operation
   bool finished = false;            // completed (successfully or not); replies are ignored now
   bool result_undelivered = false;  // on_reply() kept a result for deliver_result()
@@ -300,7 +299,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         op.release();  // hiredis still holds it; its last callback deletes it
       return;
     }
-    op->deadline = clock::now() + options_.command_timeout;
+    op->sent_at_tick = tick_;
     in_flight_.push_back(op.release());
     arm_command_timer();
   }
@@ -398,7 +397,6 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     } else {
       std::erase(in_flight_, op);
     }
-    if (!command_timer_armed_) arm_command_timer();
   }
 
   /// Fails every operation in flight with `error` (handshake commands are just dropped).
@@ -409,23 +407,39 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     }
   }
 
-  // ----- command timeouts: one timer watching the oldest command in flight
+  // ----- command timeouts
+  //
+  // Reading the clock for every command costs more than the rest of the bookkeeping, so commands
+  // are stamped with a tick counter instead: while commands are in flight one timer ticks every
+  // command_timeout/8 (at most 100ms), and the oldest command times out once it has seen enough
+  // ticks. Ticks are never closer than their period, so no command times out early; it times
+  // out at most one period (plus scheduling delay) late.
+
+  static std::chrono::milliseconds tick_period(std::chrono::milliseconds timeout) {
+    return std::clamp(timeout / 8, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+  }
 
   void arm_command_timer() {
-    if (command_timer_armed_ || in_flight_.empty()) return;
-    const auto deadline = in_flight_.front()->deadline;
-    if (deadline == clock::time_point::max()) return;  // handshake: the connect timer watches it
+    if (command_timer_armed_ || in_flight_.empty() || options_.command_timeout.count() <= 0) return;
     command_timer_armed_ = true;
-    command_timer_.expires_at(deadline);
-    command_timer_.async_wait([self = shared_from_this()](const asio::error_code&) {
+    command_timer_.expires_after(tick_period(options_.command_timeout));
+    command_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
       self->command_timer_armed_ = false;
-      self->check_oldest_command();
+      if (!ec) self->on_timeout_tick();
     });
   }
 
-  void check_oldest_command() {
-    if (in_flight_.empty() || state_ != state::ready) return;
-    if (in_flight_.front()->deadline > clock::now()) return arm_command_timer();
+  void on_timeout_tick() {
+    ++tick_;
+    if (in_flight_.empty()) return;  // the next command starts the timer again
+    const auto period = tick_period(options_.command_timeout);
+    // Sent between ticks t and t+1: at tick t+n it has waited more than (n-1) periods.
+    const auto needed = static_cast<std::uint64_t>(
+        (options_.command_timeout + period - std::chrono::milliseconds(1)) / period + 1);
+    const auto sent_at = in_flight_.front()->sent_at_tick;
+    if (state_ != state::ready || sent_at == pending_op::unwatched || tick_ - sent_at < needed) {
+      return arm_command_timer();
+    }
     // Replies are FIFO: a late reply would be taken for the next command's, so the connection
     // is reset and every command in flight fails.
     const auto timeout = std::to_string(options_.command_timeout.count());
@@ -708,8 +722,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   std::string where_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer connect_timer_;  // connect attempt deadline, then reconnect backoff
-  asio::steady_timer command_timer_;  // deadline of the oldest command in flight
+  asio::steady_timer command_timer_;  // ticks while commands are in flight
   bool command_timer_armed_ = false;
+  std::uint64_t tick_ = 0;  // command timeout clock
   std::minstd_rand random_;
 
   state state_ = state::idle;

@@ -58,8 +58,9 @@ struct redis_endpoint {
 struct redis_connection_options {
   redis_endpoint endpoint;
   std::chrono::milliseconds connect_timeout{1000};  // resolve + connect + AUTH + SELECT
+  // Never fires early; may fire up to command_timeout/8 (at most 100ms) late. <= 0: no timeout.
   std::chrono::milliseconds command_timeout{1000};
-  std::chrono::milliseconds reconnect_min{50};  // backoff bounds, exponential with jitter
+  std::chrono::milliseconds reconnect_min{50};      // backoff bounds, exponential with jitter
   std::chrono::milliseconds reconnect_max{2000};
 };
 
