@@ -238,6 +238,12 @@ class RedisCacheBackend final : public CacheBackend<T> {
 
   asio::awaitable<std::int64_t> do_incr(std::string key, std::int64_t delta, std::int64_t initial,
                                         optional_ttl ttl) override {
+    if constexpr (std::is_same_v<T, bool>) {
+      // As in every backend: a bool is not a number, whatever its codec stores.
+      return detail::rethrow_when_awaited<std::int64_t>(std::make_exception_ptr(
+          cache_error(errc::not_a_counter,
+                      "incr " + detail::printable_key(key) + ": a bool cannot hold a counter")));
+    }
     auto [lowest, highest] = counter_limits();
     detail::counter_request request{stored(key),       std::move(key),    delta, initial, ttl,
                                     std::move(lowest), std::move(highest)};
@@ -265,12 +271,12 @@ class RedisCacheBackend final : public CacheBackend<T> {
   // The decimal range of T a counter must stay in, "" for unbounded; the script enforces it so
   // that incr never leaves a value get() cannot decode.
   static std::pair<std::string, std::string> counter_limits() {
-    if constexpr (std::is_same_v<T, bool>) {
-      return {"0", "1"};
-    } else if constexpr (std::is_integral_v<T> && sizeof(T) < sizeof(std::int64_t)) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                  sizeof(T) < sizeof(std::int64_t)) {
       return {detail::to_decimal(std::numeric_limits<T>::min()),
               detail::to_decimal(std::numeric_limits<T>::max())};
-    } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> &&
+                         !std::is_same_v<T, bool>) {
       return {"0", ""};
     } else if constexpr (std::is_floating_point_v<T>) {
       return {detail::to_decimal(-detail::exact_double_limit),

@@ -28,7 +28,8 @@ struct backend_url;
 struct redis_options {
   /// Where the server is; query parameters in it override the fields below.
   std::string url = "redis://localhost:6379/0";
-  /// Prepended to every key; clear() and invalidate_pattern() touch only keys under it.
+  /// Prepended to every key; clear() and invalidate_pattern() touch only keys under it (with an
+  /// empty prefix, that is the whole database).
   std::string prefix = "cache:";
   /// Limit on connecting, authenticating and selecting the database.
   std::chrono::milliseconds connect_timeout{1000};

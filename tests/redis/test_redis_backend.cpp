@@ -331,6 +331,19 @@ TEST_CASE("a counter stays within the range of a narrow value type", "[redis_bac
   });
 }
 
+TEST_CASE("a bool backend stores flags but holds no counter, like every backend",
+          "[redis_backend]") {
+  run_coroutine([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    RedisCacheBackend<bool> flags(ex, options_for(unique_prefix("bool")));
+    co_await flags.initialize();
+    CHECK(co_await flags.set("on", true));
+    CHECK(co_await flags.get("on") == true);
+    CHECK(co_await error_of(flags.incr("on")) == errc::not_a_counter);
+    CHECK(co_await error_of(flags.incr("missing")) == errc::not_a_counter);
+    CHECK_FALSE(co_await flags.exists("missing"));
+  });
+}
+
 TEST_CASE("counters keep working after the server forgets its scripts", "[redis_backend]") {
   run_coroutine([](asio::any_io_executor ex) -> asio::awaitable<void> {
     RedisCacheBackend<std::string> cache(ex, options_for(unique_prefix("noscript")));
