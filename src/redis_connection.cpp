@@ -86,15 +86,19 @@ class caller_completion {
 
   /// Runs the handler inline when this thread already runs its executor.
   void complete(bool may_run_inline, std::exception_ptr error, Result... result) {
-    auto executor = std::move(work_);
     if (may_run_inline && on_connection_executor_) {
       // We run on the connection's strand, i.e. on a thread running the caller's executor: what
       // asio::dispatch would do, without wrapping the handler into a type-erased function.
+      auto work = std::move(work_);
       std::move(handler_)(std::move(error), std::move(result)...);
       return;
     }
-    auto function = [handler = std::move(handler_), error = std::move(error),
-                     ... result = std::move(result)]() mutable {
+    // The work guard travels with the handler and is released by the caller's thread after the
+    // handler ran: this thread must not touch the caller's execution context once it is queued
+    // there, since the caller may destroy it as soon as the handler has run.
+    const auto executor = asio::prefer(work_, asio::execution::outstanding_work.untracked);
+    auto function = [handler = std::move(handler_), work = std::move(work_),
+                     error = std::move(error), ... result = std::move(result)]() mutable {
       std::move(handler)(std::move(error), std::move(result)...);
     };
     if (may_run_inline) {
