@@ -11,6 +11,7 @@
 
 #include "corocache/backend_url.hpp"
 #include "corocache/error.hpp"
+#include "corocache/redis_options.hpp"
 #include "fuzz_check.hpp"
 
 namespace {
@@ -162,6 +163,26 @@ void check_same_outcome(Call call, corocache::url_parameters& parameters,
                            " vs " + quoted(twin_message));
 }
 
+// RedisCacheBackend's reading of the same URL: it may only fail with invalid_argument or
+// unsupported (rediss), and neither its message nor the redacted URL it keeps depends on the
+// password.
+void check_redis_settings(std::string_view text, const backend_url& url, const backend_url& other) {
+  const auto outcome = [&](const backend_url& u) -> std::string {
+    try {
+      return corocache::detail::resolve_redis_url(u, corocache::redis_options{}).redacted_url;
+    } catch (const cache_error& e) {
+      COROCACHE_FUZZ_CHECK(
+          e.error() == errc::invalid_argument || e.error() == errc::unsupported,
+          "resolve_redis_url threw " + std::string(e.what()) + " for " + quoted(text));
+      return e.what();
+    }
+  };
+  const auto first = outcome(url);
+  const auto second = outcome(other);
+  COROCACHE_FUZZ_CHECK(first == second, "Redis URL outcome depends on the password: " +
+                                            quoted(first) + " vs " + quoted(second));
+}
+
 void check_parsed(std::string_view text, const backend_url& url) {
   COROCACHE_FUZZ_CHECK(
       !url.scheme.empty() && std::none_of(url.scheme.begin(), url.scheme.end(),
@@ -203,6 +224,7 @@ void check_parsed(std::string_view text, const backend_url& url) {
   corocache::url_parameters untaken(url);
   corocache::url_parameters untaken_twin(other);
   check_same_outcome([](auto& p) { p.reject_unknown(); }, untaken, untaken_twin, text);
+  check_redis_settings(text, url, other);
 }
 
 }  // namespace
