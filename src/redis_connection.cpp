@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <csignal>
 #include <deque>
 #include <exception>
 #include <random>
@@ -292,7 +293,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
                     [](const redis_command& c) { return c.empty(); })) {
       return op->on_failure(make_error(errc::invalid_argument, where_ + ": empty command"));
     }
-    if (state_ != state::ready && state_ != state::handshaking) {
+    // A context hiredis freed mid-handshake leaves state_ at handshaking until the next address
+    // is tried: without a context there is nothing to send on.
+    if ((state_ != state::ready && state_ != state::handshaking) || context_ == nullptr) {
       return op->on_failure(make_error(errc::connection_error, not_connected_message()));
     }
     if (!send(*op)) {
@@ -755,8 +758,26 @@ redis_connection::~redis_connection() {
   close_now();
 }
 
+namespace {
+
+// hiredis writes with write(2), so a server that closed its end would kill the process with
+// SIGPIPE. While SIGPIPE still has its default action, it is set to be ignored, once; a handler
+// the application installed is left alone. (Documented in the README.)
+void ignore_default_sigpipe() {
+  static const bool done = [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+      std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
 std::shared_ptr<redis_connection> redis_connection::create(asio::any_io_executor executor,
                                                            redis_connection_options options) {
+  ignore_default_sigpipe();
   return std::make_shared<redis_connection>(
       private_tag{},
       std::make_shared<redis_connection_core>(std::move(executor), std::move(options)));

@@ -15,7 +15,8 @@
 // - invalidate_pattern removes no more keys than the known keys it matches;
 // - after the faults stop the backend answers within command timeout + connect timeout +
 //   reconnect_max + slack, and then every operation succeeds.
-// - no SIGPIPE reaches the process (--sigpipe count, the default; --sigpipe ignore sets SIG_IGN).
+// - no SIGPIPE reaches the process (--sigpipe count, the default; --sigpipe ignore sets SIG_IGN;
+//   --sigpipe default leaves the default action, which the library must keep from killing it).
 // Everything runs on loopback against a redis-server this program starts; it stops by itself.
 #include <signal.h>
 
@@ -632,14 +633,19 @@ int main(int argc, char** argv) {
                                   milliseconds(flags.number("slack-ms")),
                                   flags.number("verify-seconds"),
                                   flags.text("sigpipe") == "ignore"};
-    if (flags.text("sigpipe") != "ignore" && flags.text("sigpipe") != "count")
-      throw std::invalid_argument("--sigpipe takes count or ignore");
-    // "count" turns each SIGPIPE into a violation; "ignore" is what most servers do anyway.
-    struct sigaction action = {};
-    action.sa_handler = settings.ignore_sigpipe ? SIG_IGN : count_sigpipe;
-    action.sa_flags = SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGPIPE, &action, nullptr);
+    const auto sigpipe_mode = flags.text("sigpipe");
+    if (sigpipe_mode != "ignore" && sigpipe_mode != "count" && sigpipe_mode != "default")
+      throw std::invalid_argument("--sigpipe takes count, ignore or default");
+    // "count" turns each SIGPIPE into a violation; "ignore" is what most servers do anyway;
+    // "default" leaves the default action (death) to the library to deal with, as in a program
+    // that never thought about SIGPIPE.
+    if (sigpipe_mode != "default") {
+      struct sigaction action = {};
+      action.sa_handler = settings.ignore_sigpipe ? SIG_IGN : count_sigpipe;
+      action.sa_flags = SA_RESTART;
+      sigemptyset(&action.sa_mask);
+      sigaction(SIGPIPE, &action, nullptr);
+    }
     if (settings.coroutines == 0 || settings.threads == 0 || settings.command_timeout.count() == 0)
       throw std::invalid_argument("counts and timeouts must be positive");
     std::printf("chaos%s\n", flags.summary().c_str());
