@@ -27,6 +27,7 @@
 
 #include <asio/awaitable.hpp>
 #include "support/catch.hpp"
+#include "support/error_of.hpp"
 
 #include "corocache/cache_backend.hpp"
 #include "corocache/error.hpp"
@@ -45,17 +46,6 @@ void with_backend(Body body) {
     co_await body(fixture, backend);
     co_await backend.shutdown();
   });
-}
-
-/// The errc an awaitable fails with, or nothing when it succeeds.
-template <class R>
-asio::awaitable<std::optional<errc>> error_of(asio::awaitable<R> operation) {
-  try {
-    co_await std::move(operation);
-  } catch (const cache_error& e) {
-    co_return e.error();
-  }
-  co_return std::nullopt;
 }
 
 }  // namespace corocache::test

@@ -17,6 +17,7 @@
 
 #include "corocache/detail/redis_connection.hpp"
 #include "corocache/error.hpp"
+#include "support/error_of.hpp"
 #include "support/redis_server.hpp"
 
 namespace corocache::test {
@@ -54,17 +55,6 @@ asio::awaitable<void> run_concurrently(std::size_t n, Make make) {
   if (remaining > 0)
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
   if (first_error) std::rethrow_exception(first_error);
-}
-
-/// The errc an awaitable fails with, or nothing when it succeeds.
-template <class T>
-asio::awaitable<std::optional<errc>> error_of(asio::awaitable<T> operation) {
-  try {
-    co_await std::move(operation);
-  } catch (const cache_error& e) {
-    co_return e.error();
-  }
-  co_return std::nullopt;
 }
 
 /// Retries PING until the connection works again (after a reconnect); throws after `limit`.

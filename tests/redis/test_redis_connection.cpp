@@ -11,7 +11,7 @@
 #include <asio/detached.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include "redis/redis_test_support.hpp"
 #include "support/run_coroutine.hpp"

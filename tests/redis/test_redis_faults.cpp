@@ -8,7 +8,7 @@
 
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
-#include <catch2/catch.hpp>
+#include "support/catch.hpp"
 
 #include "redis/redis_test_support.hpp"
 #include "support/run_coroutine.hpp"

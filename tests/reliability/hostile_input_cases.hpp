@@ -21,6 +21,7 @@
 #include "corocache/error.hpp"
 #include "corocache/glob.hpp"
 #include "support/catch.hpp"
+#include "support/error_of.hpp"
 
 namespace corocache::test::hostile {
 
@@ -59,16 +60,7 @@ inline std::string value_for(std::string_view key) {
   return "value of " + std::string(key);
 }
 
-/// The errc `operation` fails with, or nothing when it succeeds.
-template <class R>
-asio::awaitable<std::optional<errc>> failure_of(asio::awaitable<R> operation) {
-  try {
-    co_await std::move(operation);
-  } catch (const cache_error& e) {
-    co_return e.error();
-  }
-  co_return std::nullopt;
-}
+using corocache::test::error_of;
 
 inline asio::awaitable<void> store_all(string_cache& cache, const std::vector<std::string>& keys) {
   string_cache::item_list items;
@@ -216,8 +208,8 @@ inline asio::awaitable<void> check_extreme_ttls(string_cache& cache, let_time_pa
   co_await wait(milliseconds(50));
   CHECK(co_await cache.get("century") == "x");
   CHECK(co_await cache.incr("century counter") == 6);
-  CHECK(co_await failure_of(cache.set("zero", "x", milliseconds(0))) == errc::invalid_argument);
-  CHECK(co_await failure_of(cache.set("negative", "x", milliseconds::min())) ==
+  CHECK(co_await error_of(cache.set("zero", "x", milliseconds(0))) == errc::invalid_argument);
+  CHECK(co_await error_of(cache.set("negative", "x", milliseconds::min())) ==
         errc::invalid_argument);
   CHECK_FALSE(co_await cache.exists("zero"));
 }
@@ -230,7 +222,7 @@ inline asio::awaitable<void> check_largest_ttls(string_cache& cache, let_time_pa
        {milliseconds::max(), milliseconds(std::numeric_limits<std::int64_t>::max() / 2)}) {
     INFO("TTL " << ttl.count() << " ms");
     CHECK(co_await cache.set("forever", "before"));
-    const auto failure = co_await failure_of(cache.set("forever", "after", ttl));
+    const auto failure = co_await error_of(cache.set("forever", "after", ttl));
     CHECK((failure == std::nullopt || failure == errc::invalid_argument ||
            failure == errc::server_error));
     co_await wait(milliseconds(50));
@@ -244,29 +236,29 @@ inline asio::awaitable<void> check_counter_limits(string_cache& cache) {
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
   constexpr auto min = std::numeric_limits<std::int64_t>::min();
   CHECK(co_await cache.incr("top", 0, max) == max);
-  CHECK(co_await failure_of(cache.incr("top")) == errc::overflow);
-  CHECK(co_await failure_of(cache.incr("top", max)) == errc::overflow);
+  CHECK(co_await error_of(cache.incr("top")) == errc::overflow);
+  CHECK(co_await error_of(cache.incr("top", max)) == errc::overflow);
   CHECK(co_await cache.get("top") == std::to_string(max));
   CHECK(co_await cache.decr("bottom", 0, min) == min);
-  CHECK(co_await failure_of(cache.decr("bottom")) == errc::overflow);
-  CHECK(co_await failure_of(cache.incr("bottom", min)) == errc::overflow);
+  CHECK(co_await error_of(cache.decr("bottom")) == errc::overflow);
+  CHECK(co_await error_of(cache.incr("bottom", min)) == errc::overflow);
   CHECK(co_await cache.get("bottom") == std::to_string(min));
-  CHECK(co_await failure_of(cache.decr("any", min)) == errc::overflow);
-  CHECK(co_await failure_of(cache.incr("fresh", 1, max)) == errc::overflow);
+  CHECK(co_await error_of(cache.decr("any", min)) == errc::overflow);
+  CHECK(co_await error_of(cache.incr("fresh", 1, max)) == errc::overflow);
   CHECK_FALSE(co_await cache.exists("fresh"));
   CHECK(co_await cache.incr("top", min) == -1);
 
   for (const auto& stored : {"abc"s, ""s, "1.5"s, "1\0"s, "\xff"s}) {
     INFO("stored " << detail::printable_key(stored));
     CHECK(co_await cache.set("text", stored));
-    CHECK(co_await failure_of(cache.incr("text")) == errc::not_a_counter);
+    CHECK(co_await error_of(cache.incr("text")) == errc::not_a_counter);
     CHECK(co_await cache.get("text") == stored);
   }
   for (const auto& stored :
        {"9223372036854775808"s, "-9223372036854775809"s, "99999999999999999999999"s}) {
     INFO("stored " << stored);
     CHECK(co_await cache.set("wide", stored));
-    const auto failure = co_await failure_of(cache.incr("wide", 0));
+    const auto failure = co_await error_of(cache.incr("wide", 0));
     CHECK((failure == errc::not_a_counter || failure == errc::overflow));
     CHECK(co_await cache.get("wide") == stored);
   }
