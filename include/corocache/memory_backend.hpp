@@ -200,8 +200,12 @@ class MemoryCacheBackend final : public CacheBackend<T> {
     return std::clamp<std::size_t>(count, 1, max_size);
   }
 
+  // A TTL too long for the clock (centuries) saturates: the entry outlives the process anyway.
   static std::optional<detail::steady_time> deadline(detail::steady_time t, optional_ttl ttl) {
     if (!ttl) return std::nullopt;
+    const auto room =
+        std::chrono::duration_cast<std::chrono::milliseconds>(detail::steady_time::max() - t);
+    if (*ttl >= room) return detail::steady_time::max();
     return t + *ttl;
   }
 
