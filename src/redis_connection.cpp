@@ -51,7 +51,9 @@ class pending_op {
   /// caller's operation then keeps its result until deliver_result() (outside of hiredis).
   virtual bool on_reply(const redisReply& reply) = 0;
   /// The operation can no longer succeed: completes the caller through asio::post.
-  virtual void on_failure(const std::exception_ptr& error) = 0;
+  /// `error` is moved into the caller's completion: the thread that fails the operation must not
+  /// keep a reference, since the caller may already be running with the exception elsewhere.
+  virtual void on_failure(std::exception_ptr error) = 0;
   /// An empty batch: completes without sending anything.
   virtual void on_nothing_to_send() {}
   /// Completes the caller with the result kept by on_reply(), through asio::dispatch: this runs
@@ -130,9 +132,9 @@ class command_op final : public pending_op {
     reply_ = copy_reply(&reply);
     return true;
   }
-  void on_failure(const std::exception_ptr& error) override {
+  void on_failure(std::exception_ptr error) override {
     finished = true;
-    completion_.post(error, redis_reply{});
+    completion_.post(std::move(error), redis_reply{});
   }
   void deliver_result(bool may_run_inline) override {
     result_undelivered = false;
@@ -162,9 +164,9 @@ class batch_op final : public pending_op {
     finished = result_undelivered = true;
     return true;
   }
-  void on_failure(const std::exception_ptr& error) override {
+  void on_failure(std::exception_ptr error) override {
     finished = true;
-    completion_.post(error, std::vector<redis_reply>{});
+    completion_.post(std::move(error), std::vector<redis_reply>{});
   }
   void on_nothing_to_send() override {
     finished = true;
@@ -223,8 +225,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   ~redis_connection_core() {
     // Only reached without close() when the execution context is torn down with work pending.
-    fail_all(make_error(errc::shut_down, where_ + ": connection destroyed"));
-    fail_waiters(make_error(errc::shut_down, where_ + ": connection destroyed"));
+    fail_all(errc::shut_down, where_ + ": connection destroyed");
+    fail_waiters(errc::shut_down, where_ + ": connection destroyed");
     for (auto* op : std::exchange(replied_, {})) deliver(op, false);
     if (context_ != nullptr) {
       adapter_->detach();
@@ -273,7 +275,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       }
       return true;
     }
-    void on_failure(const std::exception_ptr&) override { finished = true; }
+    void on_failure(std::exception_ptr) override { finished = true; }
 
    private:
     redis_connection_core& core_;
@@ -360,8 +362,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         }
       } else {
         // The context is being freed by hiredis (connection lost): everything in flight fails.
-        core->fail_all(make_error(errc::connection_error,
-                                  core->where_ + ": connection lost: " + context->c.errstr));
+        core->fail_all(errc::connection_error,
+                       core->where_ + ": connection lost: " + context->c.errstr);
       }
     }
     // Counted down last: fail_all() above must not see this operation as released.
@@ -406,11 +408,14 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     }
   }
 
-  /// Fails every operation in flight with `error` (handshake commands are just dropped).
-  void fail_all(const std::exception_ptr& error) {
+  /// Fails every operation in flight (handshake commands are just dropped). Each caller gets an
+  /// exception object of its own: callers resume on different threads, and libstdc++ shares an
+  /// exception (and its message) through reference counts that ThreadSanitizer cannot see.
+  void fail_all(errc code, const std::string& message) {
     auto ops = std::exchange(in_flight_, {});
     for (auto* op : ops) {
-      if (!op->finished) op->on_failure(error);  // hiredis's last callback for it deletes it
+      // hiredis's last callback for the operation deletes it
+      if (!op->finished) op->on_failure(make_error(code, message));
     }
   }
 
@@ -450,8 +455,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     // Replies are FIFO: a late reply would be taken for the next command's, so the connection
     // is reset and every command in flight fails.
     const auto timeout = std::to_string(options_.command_timeout.count());
-    fail_all(make_error(errc::timeout,
-                        where_ + ": no reply within " + timeout + "ms; the connection was reset"));
+    fail_all(errc::timeout,
+             where_ + ": no reply within " + timeout + "ms; the connection was reset");
     drop_context();
     connection_down("command timed out after " + timeout + "ms");
   }
@@ -585,7 +590,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     ever_connected_ = true;
     reconnects_ = 0;
     last_connect_error_.clear();
-    fail_waiters(nullptr);
+    succeed_waiters();
     arm_command_timer();
   }
 
@@ -600,7 +605,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     const std::string why = context_ != nullptr ? context_->c.errstr : "";
     context_ = nullptr;
     auto adapter = std::move(adapter_);  // the running event handler keeps it alive
-    fail_all(make_error(errc::connection_error, where_ + ": connection lost: " + why));
+    fail_all(errc::connection_error, where_ + ": connection lost: " + why);
     if (state_ == state::handshaking) {
       last_connect_error_ = why;
       // Try the next resolved address, outside of hiredis.
@@ -619,10 +624,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     ++attempt_;  // ignore whatever the failed attempt still has in flight
     connect_timer_.cancel();
     resolver_.cancel();
-    fail_all(make_error(errc::connection_error, where_ + ": connect failed: " + why));
+    fail_all(errc::connection_error, where_ + ": connect failed: " + why);
     drop_context();
     last_connect_error_.clear();
-    fail_waiters(make_error(code, where_ + ": " + why));
+    fail_waiters(code, where_ + ": " + why);
     if (ever_connected_) {
       connection_down(why);
     } else {
@@ -664,9 +669,14 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
            ")";
   }
 
-  void fail_waiters(const std::exception_ptr& error) {
+  /// Completes every connect() waiting, successfully or (with an exception each) not.
+  void succeed_waiters() {
     auto waiters = std::exchange(connect_waiters_, {});
-    for (auto& w : waiters) w->complete(error);
+    for (auto& w : waiters) w->complete(nullptr);
+  }
+  void fail_waiters(errc code, const std::string& message) {
+    auto waiters = std::exchange(connect_waiters_, {});
+    for (auto& w : waiters) w->complete(make_error(code, message));
   }
 
   /// Stops using the current context and frees it, outside of hiredis: its remaining callbacks
@@ -717,9 +727,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     connect_timer_.cancel();
     command_timer_.cancel();
     resolver_.cancel();
-    const auto error = make_error(errc::shut_down, where_ + ": connection closed");
-    fail_all(error);
-    fail_waiters(error);
+    fail_all(errc::shut_down, where_ + ": connection closed");
+    fail_waiters(errc::shut_down, where_ + ": connection closed");
     drop_context();
   }
 
