@@ -61,7 +61,7 @@ class pending_op {
   virtual void deliver_result(bool /*may_run_inline*/) {}
 
   /// The commands to send; drop_commands() frees them once hiredis has copied them.
-  [[nodiscard]] virtual std::span<const redis_command> commands() const = 0;
+  [[nodiscard]] virtual std::span<redis_command> commands() = 0;
   virtual void drop_commands() = 0;
 
   std::uint64_t sent_at_tick = unwatched;  // timeout clock tick when sent (see on_timeout_tick)
@@ -125,8 +125,8 @@ class command_op final : public pending_op {
  public:
   command_op(Handler handler, const asio::any_io_executor& fallback, redis_command command)
       : completion_(std::move(handler), fallback), command_(std::move(command)) {}
-  std::span<const redis_command> commands() const override { return {&command_, 1}; }
-  void drop_commands() override { redis_command().swap(command_); }
+  std::span<redis_command> commands() override { return {&command_, 1}; }
+  void drop_commands() override { command_ = redis_command(); }
   bool on_reply(const redisReply& reply) override {
     finished = result_undelivered = true;
     reply_ = copy_reply(&reply);
@@ -156,7 +156,7 @@ class batch_op final : public pending_op {
         expected_(commands_.size()) {
     replies_.reserve(expected_);
   }
-  std::span<const redis_command> commands() const override { return commands_; }
+  std::span<redis_command> commands() override { return commands_; }
   void drop_commands() override { std::vector<redis_command>().swap(commands_); }
   bool on_reply(const redisReply& reply) override {
     replies_.push_back(copy_reply(&reply));
@@ -238,6 +238,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   /// From any thread: hands `op` to the strand, which sends it or fails it.
   void start(std::unique_ptr<pending_op> op) {
+    // A caller resumed by a reply is still on the strand when it sends its next command.
+    if (strand_.running_in_this_thread()) return submit(std::move(op));
     asio::dispatch(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
       self->submit(std::move(op));
     });
@@ -264,7 +266,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
    public:
     handshake_op(redis_connection_core& core, std::uint64_t attempt, bool last)
         : core_(core), attempt_(attempt), last_(last) {}
-    std::span<const redis_command> commands() const override { return {}; }
+    std::span<redis_command> commands() override { return {}; }
     void drop_commands() override {}
     bool on_reply(const redisReply& reply) override {
       finished = true;
@@ -316,7 +318,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   /// Appends the operation's commands to hiredis's output buffer; false when hiredis refused one.
   bool send(pending_op& op) {
     bool sent = true;
-    for (const auto& command : op.commands()) {
+    for (auto& command : op.commands()) {
       if (!append(command, &op)) {
         sent = false;
         break;
@@ -326,27 +328,11 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     return sent;
   }
 
-  bool append(const redis_command& command, pending_op* op) {
-    constexpr std::size_t inline_args = 8;
-    std::array<const char*, inline_args> argv_inline;
-    std::array<std::size_t, inline_args> len_inline;
-    std::vector<const char*> argv_heap;
-    std::vector<std::size_t> len_heap;
-    const char** argv = argv_inline.data();
-    std::size_t* lens = len_inline.data();
-    if (command.size() > inline_args) {
-      argv_heap.resize(command.size());
-      len_heap.resize(command.size());
-      argv = argv_heap.data();
-      lens = len_heap.data();
-    }
-    for (std::size_t i = 0; i < command.size(); ++i) {
-      argv[i] = command[i].data();
-      lens[i] = command[i].size();
-    }
-    const int rc = redisAsyncCommandArgv(context_, &on_hiredis_reply, op,
-                                         static_cast<int>(command.size()), argv, lens);
-    if (rc != REDIS_OK) return false;
+  bool append(redis_command& command, pending_op* op) {
+    const auto resp = command.resp();
+    if (redisAsyncFormattedCommand(context_, &on_hiredis_reply, op, resp.data(), resp.size()) !=
+        REDIS_OK)
+      return false;
     ++op->callbacks_pending;
     return true;
   }

@@ -42,8 +42,9 @@ concept has_codec = value_codec<codec<T>, T>;
 
 template <>
 struct codec<std::string> {
-  static std::string encode(const std::string& value) { return value; }
+  static const std::string& encode(const std::string& value) { return value; }
   static std::string decode(std::string_view bytes) { return std::string(bytes); }
+  static std::string decode(std::string&& bytes) { return std::move(bytes); }
 };
 
 template <class Byte>

@@ -129,15 +129,16 @@ class RedisCacheBackend final : public CacheBackend<T> {
 
   asio::awaitable<std::optional<T>> do_get(std::string key) override {
     auto connection = connection_;
-    detail::redis_command command{"GET", stored(key)};
-    const auto reply = co_await connection->execute(std::move(command));
+    auto command = keyed_command("GET", key);
+    auto reply = co_await connection->execute(std::move(command));
     if (reply.type == detail::redis_reply::kind::nil) co_return std::nullopt;
-    co_return decode(detail::expect_reply(reply, kind::string, "get", key).str, "get", key);
+    detail::expect_reply(reply, kind::string, "get", key);
+    co_return decode(std::move(reply.str), "get", key);
   }
 
   asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) override {
     auto connection = connection_;
-    auto command = set_command(stored(key), encode(value, "set", key), ttl);
+    auto command = set_command(key, encode(value, "set", key), ttl);
     const auto reply = co_await connection->execute(std::move(command));
     detail::expect_reply(reply, kind::status, "set", key);
     co_return true;
@@ -145,14 +146,14 @@ class RedisCacheBackend final : public CacheBackend<T> {
 
   asio::awaitable<bool> do_erase(std::string key) override {
     auto connection = connection_;
-    detail::redis_command command{"DEL", stored(key)};
+    auto command = keyed_command("DEL", key);
     const auto reply = co_await connection->execute(std::move(command));
     co_return detail::expect_integer(reply, "erase", key) > 0;
   }
 
   asio::awaitable<bool> do_exists(std::string key) override {
     auto connection = connection_;
-    detail::redis_command command{"EXISTS", stored(key)};
+    auto command = keyed_command("EXISTS", key);
     const auto reply = co_await connection->execute(std::move(command));
     co_return detail::expect_integer(reply, "exists", key) > 0;
   }
@@ -173,20 +174,19 @@ class RedisCacheBackend final : public CacheBackend<T> {
     if (keys.empty()) co_return values;
     auto connection = connection_;
     detail::redis_command command{"MGET"};
-    for (const auto& key : keys) command.push_back(stored(key));
-    const auto reply = co_await connection->execute(std::move(command));
-    const auto& array = detail::expect_reply(reply, kind::array, "get_many", keys.front());
-    if (array.elements.size() != keys.size())
+    for (const auto& key : keys) command.push_back(prefix_, key);
+    auto reply = co_await connection->execute(std::move(command));
+    detail::expect_reply(reply, kind::array, "get_many", keys.front());
+    if (reply.elements.size() != keys.size())
       detail::throw_error(errc::protocol_error, "get_many: MGET answered for another key count");
     values.reserve(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      const auto& element = array.elements[i];
+      auto& element = reply.elements[i];
       if (element.type == kind::nil) {
         values.emplace_back();
       } else {
-        values.emplace_back(
-            decode(detail::expect_reply(element, kind::string, "get_many", keys[i]).str, "get_many",
-                   keys[i]));
+        detail::expect_reply(element, kind::string, "get_many", keys[i]);
+        values.emplace_back(decode(std::move(element.str), "get_many", keys[i]));
       }
     }
     co_return values;
@@ -199,7 +199,7 @@ class RedisCacheBackend final : public CacheBackend<T> {
       // MSET applies its pairs in order, so a later duplicate key wins as the contract says.
       detail::redis_command command{"MSET"};
       for (const auto& [key, value] : items) {
-        command.push_back(stored(key));
+        command.push_back(prefix_, key);
         command.push_back(encode(value, "set_many", key));
       }
       const auto reply = co_await connection->execute(std::move(command));
@@ -211,7 +211,7 @@ class RedisCacheBackend final : public CacheBackend<T> {
     batch.reserve(items.size() + 2);
     batch.push_back({"MULTI"});
     for (const auto& [key, value] : items)
-      batch.push_back(set_command(stored(key), encode(value, "set_many", key), ttl));
+      batch.push_back(set_command(key, encode(value, "set_many", key), ttl));
     batch.push_back({"EXEC"});
     const auto replies = co_await connection->execute_batch(std::move(batch));
     // MULTI answers OK and each SET QUEUED; a command Redis refuses to queue aborts the EXEC.
@@ -231,7 +231,7 @@ class RedisCacheBackend final : public CacheBackend<T> {
     auto connection = connection_;
     // DEL counts a key listed twice once, as the contract wants.
     detail::redis_command command{"DEL"};
-    for (const auto& key : keys) command.push_back(stored(key));
+    for (const auto& key : keys) command.push_back(prefix_, key);
     const auto reply = co_await connection->execute(std::move(command));
     co_return static_cast<std::size_t>(detail::expect_integer(reply, "erase_many", keys.front()));
   }
@@ -286,9 +286,22 @@ class RedisCacheBackend final : public CacheBackend<T> {
     }
   }
 
-  static detail::redis_command set_command(std::string stored_key, std::string bytes,
-                                           optional_ttl ttl) {
-    detail::redis_command command{"SET", std::move(stored_key), std::move(bytes)};
+  // The prefixed key is written straight into the command, never concatenated first.
+  // `more_bytes` and `more_arguments`: what the caller adds after the key, so it fits at once.
+  detail::redis_command keyed_command(std::string_view verb, std::string_view key,
+                                      std::size_t more_arguments = 0,
+                                      std::size_t more_bytes = 0) const {
+    detail::redis_command command;
+    command.reserve(2 + more_arguments, verb.size() + prefix_.size() + key.size() + more_bytes);
+    command.push_back(verb);
+    command.push_back(prefix_, key);
+    return command;
+  }
+
+  detail::redis_command set_command(std::string_view key, std::string_view bytes,
+                                    optional_ttl ttl) const {
+    auto command = keyed_command("SET", key, ttl ? 3 : 1, bytes.size() + (ttl ? 22 : 0));
+    command.push_back(bytes);
     if (ttl) {
       command.push_back("PX");
       command.push_back(detail::to_decimal(ttl->count()));
@@ -297,9 +310,13 @@ class RedisCacheBackend final : public CacheBackend<T> {
   }
 
   // Codec failures, whatever a user's codec throws, become errc::codec_error naming the key.
-  static std::string encode(const T& value, std::string_view operation, std::string_view key) {
+  // A codec that hands out the bytes by reference (the one for std::string) is not copied here.
+  static decltype(auto) encode(const T& value, std::string_view operation, std::string_view key) {
     try {
-      return std::string(Codec::encode(value));
+      if constexpr (std::is_same_v<decltype(Codec::encode(value)), const std::string&>)
+        return Codec::encode(value);
+      else
+        return std::string(Codec::encode(value));
     } catch (const std::exception& e) {
       codec_failure(operation, key, "cannot encode the value", e);
     }
@@ -308,6 +325,16 @@ class RedisCacheBackend final : public CacheBackend<T> {
   static T decode(std::string_view bytes, std::string_view operation, std::string_view key) {
     try {
       return Codec::decode(bytes);
+    } catch (const std::exception& e) {
+      codec_failure(operation, key, "cannot decode the stored value", e);
+    }
+  }
+
+  // Bytes the caller no longer needs: a codec with a decode(std::string&&) overload (the one for
+  // std::string) keeps them instead of copying them; any other sees a string_view.
+  static T decode(std::string&& bytes, std::string_view operation, std::string_view key) {
+    try {
+      return Codec::decode(std::move(bytes));
     } catch (const std::exception& e) {
       codec_failure(operation, key, "cannot decode the stored value", e);
     }
@@ -336,7 +363,7 @@ class RedisCacheBackend final : public CacheBackend<T> {
                                           std::vector<T> members) {
     if (members.empty()) co_return 0;
     auto connection = connection_;
-    detail::redis_command command{verb, stored(key)};
+    auto command = keyed_command(verb, key);
     for (const auto& member : members) command.push_back(encode(member, operation, key));
     const auto reply = co_await connection->execute(std::move(command));
     co_return static_cast<std::size_t>(detail::expect_integer(reply, operation, key));

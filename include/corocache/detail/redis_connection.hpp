@@ -36,12 +36,10 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include "corocache/detail/redis_command.hpp"
 #include "corocache/detail/redis_reply.hpp"
 
 namespace corocache::detail {
-
-/// One command: its arguments, sent with redisAsyncCommandArgv (binary safe).
-using redis_command = std::vector<std::string>;
 
 /// Where and how to connect; what the backend's URL parsing produces.
 struct redis_endpoint {
@@ -60,7 +58,7 @@ struct redis_connection_options {
   std::chrono::milliseconds connect_timeout{1000};  // resolve + connect + AUTH + SELECT
   // Never fires early; may fire up to command_timeout/8 (at most 100ms) late. <= 0: no timeout.
   std::chrono::milliseconds command_timeout{1000};
-  std::chrono::milliseconds reconnect_min{50};      // backoff bounds, exponential with jitter
+  std::chrono::milliseconds reconnect_min{50};  // backoff bounds, exponential with jitter
   std::chrono::milliseconds reconnect_max{2000};
 };
 
