@@ -76,11 +76,8 @@ template <class Handler, class... Result>
 class caller_completion {
  public:
   caller_completion(Handler handler, const asio::any_io_executor& connection_executor)
-      : handler_(std::move(handler)),
-        work_(asio::prefer(asio::get_associated_executor(handler_, connection_executor),
-                           asio::execution::outstanding_work.tracked)),
-        on_connection_executor_(asio::get_associated_executor(handler_, connection_executor) ==
-                                connection_executor) {}
+      : caller_completion(std::move(handler), connection_executor,
+                          asio::get_associated_executor(handler, connection_executor)) {}
 
   /// Never runs the handler inline (we may be inside a hiredis callback).
   void post(std::exception_ptr error, Result... result) {
@@ -112,6 +109,14 @@ class caller_completion {
   }
 
  private:
+  // `handler` by reference: it is read for `caller_executor` before being moved from.
+  template <class Executor>
+  caller_completion(Handler&& handler, const asio::any_io_executor& connection_executor,
+                    const Executor& caller_executor)
+      : handler_(std::move(handler)),
+        work_(asio::prefer(caller_executor, asio::execution::outstanding_work.tracked)),
+        on_connection_executor_(caller_executor == connection_executor) {}
+
   Handler handler_;
   std::decay_t<decltype(asio::prefer(
       std::declval<asio::associated_executor_t<Handler, asio::any_io_executor>>(),
@@ -787,9 +792,12 @@ asio::awaitable<void> redis_connection::connect() {
       asio::use_awaitable);
 }
 
+// The initiations run while the awaiting caller holds this connection, so they may use the core
+// through a plain pointer (no reference count traffic per command).
+
 asio::awaitable<redis_reply> redis_connection::execute(redis_command command) {
   return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, redis_reply)>(
-      [core = core_](auto handler, redis_command command) {
+      [core = core_.get()](auto handler, redis_command command) {
         using op_type = command_op<decltype(handler)>;
         core->start(
             std::make_unique<op_type>(std::move(handler), core->executor(), std::move(command)));
@@ -802,7 +810,7 @@ asio::awaitable<std::vector<redis_reply>> redis_connection::execute_batch(
   // Not a coroutine: g++ 12 destroys a capturing lambda temporary inside co_await twice.
   return asio::async_initiate<const asio::use_awaitable_t<>,
                               void(std::exception_ptr, std::vector<redis_reply>)>(
-      [core = core_](auto handler, std::vector<redis_command> commands) {
+      [core = core_.get()](auto handler, std::vector<redis_command> commands) {
         using op_type = batch_op<decltype(handler)>;
         core->start(
             std::make_unique<op_type>(std::move(handler), core->executor(), std::move(commands)));

@@ -68,7 +68,7 @@ class redis_command {
     *end++ = '\n';
     const auto header_size = static_cast<std::size_t>(end - header);
     const auto start = header_space - header_size;
-    resp_.replace(start, header_size, header, header_size);
+    std::memcpy(resp_.data() + start, header, header_size);
     return std::string_view(resp_).substr(start);
   }
 
