@@ -80,12 +80,12 @@ class caller_completion {
                           asio::get_associated_executor(handler, connection_executor)) {}
 
   /// Never runs the handler inline (we may be inside a hiredis callback).
-  void post(std::exception_ptr error, Result... result) {
+  void post(std::exception_ptr&& error, Result&&... result) {
     complete(false, std::move(error), std::move(result)...);
   }
 
   /// Runs the handler inline when this thread already runs its executor.
-  void complete(bool may_run_inline, std::exception_ptr error, Result... result) {
+  void complete(bool may_run_inline, std::exception_ptr&& error, Result&&... result) {
     if (may_run_inline && on_connection_executor_) {
       // We run on the connection's strand, i.e. on a thread running the caller's executor: what
       // asio::dispatch would do, without wrapping the handler into a type-erased function.
@@ -128,7 +128,7 @@ class caller_completion {
 template <class Handler>
 class command_op final : public pending_op {
  public:
-  command_op(Handler handler, const asio::any_io_executor& fallback, redis_command command)
+  command_op(Handler handler, const asio::any_io_executor& fallback, redis_command&& command)
       : completion_(std::move(handler), fallback), command_(std::move(command)) {}
   std::span<redis_command> commands() override { return {&command_, 1}; }
   void drop_commands() override { command_ = redis_command(); }
@@ -797,7 +797,7 @@ asio::awaitable<void> redis_connection::connect() {
 
 asio::awaitable<redis_reply> redis_connection::execute(redis_command command) {
   return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, redis_reply)>(
-      [core = core_.get()](auto handler, redis_command command) {
+      [core = core_.get()](auto handler, redis_command&& command) {
         using op_type = command_op<decltype(handler)>;
         core->start(
             std::make_unique<op_type>(std::move(handler), core->executor(), std::move(command)));
