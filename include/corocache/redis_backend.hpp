@@ -127,21 +127,32 @@ class RedisCacheBackend final : public CacheBackend<T> {
     co_await connection->close();
   }
 
+  // get and set, the hot paths, are no coroutines: the reply is decoded by the connection just
+  // before the caller resumes (see redis_connection::execute).
   asio::awaitable<std::optional<T>> do_get(std::string key) override {
-    auto connection = connection_;
     auto command = keyed_command("GET", key);
-    auto reply = co_await connection->execute(std::move(command));
-    if (reply.type == detail::redis_reply::kind::nil) co_return std::nullopt;
-    detail::expect_reply(reply, kind::string, "get", key);
-    co_return decode(std::move(reply.str), "get", key);
+    return connection_->execute(
+        std::move(command),
+        [key = std::move(key)](detail::redis_reply&& reply) -> std::optional<T> {
+          if (reply.type == kind::nil) return std::nullopt;
+          detail::expect_reply(reply, kind::string, "get", key);
+          return decode(std::move(reply.str), "get", key);
+        });
   }
 
   asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) override {
-    auto connection = connection_;
-    auto command = set_command(key, encode(value, "set", key), ttl);
-    const auto reply = co_await connection->execute(std::move(command));
-    detail::expect_reply(reply, kind::status, "set", key);
-    co_return true;
+    detail::redis_command command;
+    try {
+      command = set_command(key, encode(value, "set", key), ttl);
+    } catch (...) {
+      // A value the codec refuses fails when awaited, like every other error.
+      return detail::rethrow_when_awaited<bool>(std::current_exception());
+    }
+    return connection_->execute(std::move(command),
+                                [key = std::move(key)](detail::redis_reply&& reply) {
+                                  detail::expect_reply(reply, kind::status, "set", key);
+                                  return true;
+                                });
   }
 
   asio::awaitable<bool> do_erase(std::string key) override {

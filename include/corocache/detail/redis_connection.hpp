@@ -28,15 +28,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include "corocache/detail/redis_command.hpp"
+#include "corocache/detail/redis_operation.hpp"
 #include "corocache/detail/redis_reply.hpp"
 
 namespace corocache::detail {
@@ -79,7 +84,28 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// Sends one command; completes on the caller's executor with the reply. An error reply is
   /// returned as kind::error (the caller maps it); transport problems throw cache_error
   /// (connection_error, timeout, shut_down).
-  [[nodiscard]] asio::awaitable<redis_reply> execute(redis_command command);
+  [[nodiscard]] asio::awaitable<redis_reply> execute(redis_command command) {
+    return execute(std::move(command), [](redis_reply&& reply) { return std::move(reply); });
+  }
+
+  /// The same, with the reply turned into the result by `decode` (`Result(redis_reply&&)`, may
+  /// throw) before the caller resumes: what a caller would do after execute(), without a
+  /// coroutine frame of its own. The connection must exist when the result is first awaited.
+  template <class Decode>
+  [[nodiscard]] auto execute(redis_command command, Decode decode)
+      -> asio::awaitable<std::invoke_result_t<Decode&, redis_reply&&>> {
+    using result_type = std::invoke_result_t<Decode&, redis_reply&&>;
+    // The initiation runs when the caller awaits: the connection is alive then (see above), and
+    // the operation belongs to the connection's core from there on.
+    return asio::async_initiate<const asio::use_awaitable_t<>,
+                                void(std::exception_ptr, result_type)>(
+        [this](auto handler, redis_command&& command, Decode&& decode) {
+          using op_type = command_op<decltype(handler), Decode>;
+          start(std::make_unique<op_type>(std::move(handler), executor(), std::move(command),
+                                          std::move(decode)));
+        },
+        asio::use_awaitable, std::move(command), std::move(decode));
+  }
 
   /// Sends all commands back to back (one round trip) and returns their replies in order.
   /// Fails as a whole (cache_error) when any of them cannot get a reply; an empty batch
@@ -101,6 +127,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   ~redis_connection();
 
  private:
+  [[nodiscard]] const asio::any_io_executor& executor() const;
+  void start(std::unique_ptr<pending_op> op);
+
   std::shared_ptr<redis_connection_core> core_;
 };
 
