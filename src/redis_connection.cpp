@@ -8,8 +8,6 @@
 #include "corocache/detail/redis_connection.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cassert>
 #include <csignal>
 #include <deque>
 #include <exception>
