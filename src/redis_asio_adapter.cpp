@@ -38,6 +38,15 @@ void redis_asio_adapter::detach() noexcept {
   hooks_.on_gone = nullptr;
 }
 
+void redis_asio_adapter::flush() {
+  if (context_ == nullptr || !want_write_ || writing_) return;
+  const auto keep_alive = shared_from_this();  // a failed write makes hiredis free the context
+  ++depth_;
+  buffered_commands_ = 0;
+  redisAsyncHandleWrite(context_);
+  --depth_;
+}
+
 void redis_asio_adapter::add_read(void* self) {
   auto* a = static_cast<redis_asio_adapter*>(self);
   a->want_read_ = true;
@@ -53,6 +62,7 @@ void redis_asio_adapter::add_write(void* self) {
   // wait then flushes all of them.
   auto* a = static_cast<redis_asio_adapter*>(self);
   a->want_write_ = true;
+  ++a->buffered_commands_;  // hiredis calls this once per command it buffers
   if (!a->writing_ && !a->in_event_) a->start_wait(direction::write);
 }
 
@@ -103,6 +113,7 @@ void redis_asio_adapter::on_ready(direction which, const asio::error_code& ec) {
   if (which == direction::read) {
     redisAsyncHandleRead(context_);
   } else {
+    buffered_commands_ = 0;
     redisAsyncHandleWrite(context_);
   }
   --depth_;
@@ -112,6 +123,7 @@ void redis_asio_adapter::on_ready(direction which, const asio::error_code& ec) {
     // The socket is almost always writable: write now instead of a round through the reactor.
     // hiredis asks for a writable wait itself (add_write) when it could not write everything.
     ++depth_;
+    buffered_commands_ = 0;
     redisAsyncHandleWrite(context_);
     --depth_;
   }

@@ -251,14 +251,17 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   }
 
   /// Completes the operations whose replies the last read event produced. Runs after hiredis
-  /// returned: a caller resumed inline here may issue its next command at once, and everything
-  /// issued meanwhile leaves in one write.
+  /// returned: a caller resumed inline here may issue its next command at once. What they issue
+  /// leaves in at most a few writes (see should_write_early()).
   void deliver_replies() {
     while (!replied_.empty()) {
       delivering_.swap(replied_);
       std::size_t i = 0;
       try {
-        for (; i < delivering_.size(); ++i) deliver(delivering_[i], true);
+        for (; i < delivering_.size(); ++i) {
+          deliver(delivering_[i], true);
+          if (should_write_early(delivering_.size() - i - 1)) adapter_->flush();
+        }
       } catch (...) {
         // A handler threw out of dispatch: the others still get their results, later.
         for (++i; i < delivering_.size(); ++i) deliver(delivering_[i], false);
@@ -267,6 +270,19 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       }
       delivering_.clear();
     }
+  }
+
+  /// Whether the commands callers issued so far while replies are delivered should leave now
+  /// rather than after the last delivery. With one write per read, client and server take turns
+  /// and each waits while the other works; writing once half of the outstanding commands are
+  /// buffered lets the server work on them while the rest are delivered, so that with 16 or more
+  /// commands outstanding both sides run at once. Smaller batches keep their single write: below
+  /// 8 commands bench/run measured no gain beyond its noise.
+  bool should_write_early(std::size_t still_to_deliver) const {
+    static constexpr std::size_t min_early_write = 8;
+    if (!adapter_) return false;
+    const auto buffered = adapter_->buffered_commands();
+    return buffered >= min_early_write && 2 * buffered >= in_flight_.size() + still_to_deliver;
   }
 
   static void deliver(pending_op* op, bool may_run_inline) {

@@ -105,6 +105,32 @@ TEST_CASE("many concurrent commands on one connection each get their own reply",
   });
 }
 
+TEST_CASE("callers that send their next command as each reply arrives keep their own replies",
+          "[redis]") {
+  // Replies delivered on the connection's thread resume their callers inline, and what those
+  // callers send leaves in several writes while the rest of the replies are still being
+  // delivered: every caller must still get its own replies, in its own order.
+  redis_server server;
+  run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto connection = connection_to(ex, options_for(server));
+    co_await connection->connect();
+    constexpr std::size_t callers = 256;
+    constexpr int rounds = 100;
+    std::size_t matched = 0;
+    co_await run_concurrently(callers, [&](std::size_t i) -> asio::awaitable<void> {
+      const auto key = "counter:" + std::to_string(i);
+      for (int round = 1; round <= rounds; ++round) {
+        auto counted = co_await call(*connection, "INCRBY", key, std::to_string(i + 1));
+        auto fetched = co_await call(*connection, "GET", key);
+        const auto expected = static_cast<long long>((i + 1) * static_cast<std::size_t>(round));
+        if (counted.integer == expected && fetched.str == std::to_string(expected)) ++matched;
+      }
+    });
+    CHECK(matched == callers * rounds);
+    co_await connection->close();
+  });
+}
+
 TEST_CASE("execute_batch returns the replies of all commands in order", "[redis]") {
   redis_server server;
   run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {

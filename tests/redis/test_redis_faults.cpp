@@ -115,6 +115,52 @@ TEST_CASE("a killed server fails every command in flight, and the connection rec
   });
 }
 
+TEST_CASE("a server killed while callers keep the pipeline full fails each caller once",
+          "[redis][faults]") {
+  // The callers send their next command as soon as a reply arrives, so the connection writes
+  // while it is still delivering replies; the kill lands in the middle of that.
+  redis_server server;
+  run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto options = options_for(server);
+    options.reconnect_min = std::chrono::milliseconds(10);
+    options.reconnect_max = std::chrono::milliseconds(100);
+    auto connection = redis_connection::create(ex, options);
+    co_await connection->connect();
+    constexpr std::size_t callers = 256;
+    std::size_t completed = 0, lost = 0, other_errors = 0;
+    bool killed = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          while (completed < 50'000) co_await sleep_for(std::chrono::milliseconds(5));
+          server.kill();
+          killed = true;
+        },
+        asio::detached);
+    co_await run_concurrently(callers, [&](std::size_t i) -> asio::awaitable<void> {
+      const auto key = "k" + std::to_string(i);
+      while (true) {
+        auto error = co_await error_of(call(*connection, "INCR", key));
+        if (!error) {
+          ++completed;
+          continue;
+        }
+        ++(*error == errc::connection_error ? lost : other_errors);
+        co_return;
+      }
+    });
+    CHECK(killed);
+    CHECK(lost == callers);
+    CHECK(other_errors == 0);
+
+    server.restart();
+    co_await wait_until_usable(*connection);
+    auto reply = co_await call(*connection, "INCR", "after");
+    CHECK(reply.integer == 1);
+    co_await connection->close();
+  });
+}
+
 TEST_CASE("a paused server makes commands time out, and no late reply is misdelivered",
           "[redis][faults]") {
   redis_server server;

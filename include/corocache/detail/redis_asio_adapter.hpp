@@ -47,6 +47,13 @@ class redis_asio_adapter : public std::enable_shared_from_this<redis_asio_adapte
   /// then frees the context itself, outside of any hiredis callback.
   void detach() noexcept;
 
+  /// Writes what hiredis has buffered now, outside of hiredis (never from inside a hiredis call
+  /// or hook). hiredis asks for a writable wait itself if the socket takes only part of it.
+  void flush();
+
+  /// Commands hiredis has buffered since the last write.
+  [[nodiscard]] std::size_t buffered_commands() const noexcept { return buffered_commands_; }
+
   /// True while a readiness event is being handled, i.e. inside redisAsyncHandleRead/Write: a
   /// hiredis callback running now must not free the context.
   [[nodiscard]] bool in_hiredis() const noexcept { return depth_ > 0; }
@@ -74,6 +81,7 @@ class redis_asio_adapter : public std::enable_shared_from_this<redis_asio_adapte
   bool want_read_ = false, want_write_ = false;
   bool reading_ = false, writing_ = false;  // a wait is outstanding
   int depth_ = 0;
+  std::size_t buffered_commands_ = 0;
   bool in_event_ = false;  // handling a readiness event: write waits are started after it
 };
 
