@@ -130,14 +130,17 @@ int main(int argc, char** argv) {
   redisLibeventAttach(state.context, base);
 
   const auto start = clock_type::now();
+  const auto cpu_start = bench::process_cpu_seconds();
   for (std::size_t slot = 0; slot < options.depth && state.issued < options.requests; ++slot) {
     issue(state, slot);
   }
   event_base_dispatch(base);
   const auto elapsed = clock_type::now() - start;
+  const auto cpu_seconds = bench::process_cpu_seconds() - cpu_start;
   event_base_free(base);
   if (state.failed || state.completed != options.requests) return 1;
 
-  bench::print_redis_result("hiredis", options, state.completed, elapsed, state.latencies);
+  bench::print_redis_result("hiredis", options, state.completed, elapsed, cpu_seconds,
+                            state.latencies);
   return 0;
 }

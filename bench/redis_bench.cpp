@@ -82,12 +82,14 @@ int main(int argc, char** argv) {
 
   std::exception_ptr failure;
   clock_type::time_point start, end;
+  double cpu_start = 0, cpu_end = 0;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         co_await backend.initialize();
         if (options.op != "set" && options.fill) co_await fill_keys(state);
         start = clock_type::now();
+        cpu_start = bench::process_cpu_seconds();
         state.running = options.depth;
         // This coroutine returns at once: the callers' handlers must refer to nothing in its frame.
         for (std::size_t i = 0; i < options.depth; ++i) {
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
             if (e && !failure) failure = e;
             if (--state.running == 0) {
               end = clock_type::now();
+              cpu_end = bench::process_cpu_seconds();
               asio::co_spawn(io, backend.shutdown(), [](std::exception_ptr) {});
             }
           });
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  bench::print_redis_result("corocache", options, state.completed, end - start, state.latencies);
+  bench::print_redis_result("corocache", options, state.completed, end - start, cpu_end - cpu_start,
+                            state.latencies);
   return 0;
 }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <time.h>
+
 namespace bench {
 
 struct redis_options {
@@ -122,17 +124,26 @@ class latency_recorder {
 };
 
 /// One JSON line: ops/s counts commands (an MGET/get_many of 100 keys is one operation).
+/// CPU time the client process has used so far (user and kernel, all threads): compared with the
+/// wall time of a run, it shows whether the client or the server was the one working.
+inline double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
 inline void print_redis_result(const char* client, const redis_options& options,
                                std::size_t completed, std::chrono::steady_clock::duration elapsed,
-                               latency_recorder& latencies) {
+                               double cpu_seconds, latency_recorder& latencies) {
   const double seconds = std::chrono::duration<double>(elapsed).count();
   const double p50 = latencies.quantile_us(0.50);
   const double p99 = latencies.quantile_us(0.99);
   std::printf(
       "{\"client\":\"%s\",\"op\":\"%s\",\"depth\":%zu,\"requests\":%zu,\"batch\":%zu,"
-      "\"seconds\":%.6f,\"ops_per_sec\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f}\n",
+      "\"seconds\":%.6f,\"cpu_seconds\":%.6f,\"ops_per_sec\":%.1f,\"p50_us\":%.2f,"
+      "\"p99_us\":%.2f}\n",
       client, options.op.c_str(), options.depth, completed,
-      options.op == "mget" ? options.batch : std::size_t{1}, seconds,
+      options.op == "mget" ? options.batch : std::size_t{1}, seconds, cpu_seconds,
       static_cast<double>(completed) / seconds, p50, p99);
 }
 

@@ -55,6 +55,9 @@ class Redis:
                 for field in ("ops_per_sec", "p50_us", "p99_us"):
                     if field in row:
                         self.samples[key][field].append(row[field])
+                if row.get("cpu_seconds") and row.get("seconds") and row.get("requests"):
+                    self.samples[key]["cpu_us_per_op"].append(1e6 * row["cpu_seconds"] / row["requests"])
+                    self.samples[key]["busy"].append(row["cpu_seconds"] / row["seconds"])
 
     def median(self, client, op, depth, field="ops_per_sec"):
         values = self.samples.get((client, op, depth), {}).get(field)
@@ -330,6 +333,19 @@ class Report:
         return table(["op", "D", "corocache p50 µs", "hiredis p50 µs", "ratio", "corocache p99 µs",
                       "hiredis p99 µs", "ratio"], rows)
 
+    def client_cpu_table(self):
+        rows = []
+        for op in ("get", "set"):
+            for depth in DEPTHS:
+                row = [op.upper(), depth]
+                for client in ("corocache", "hiredis"):
+                    cpu = self.redis.median(client, op, depth, "cpu_us_per_op")
+                    busy = self.redis.median(client, op, depth, "busy")
+                    row += [f"{cpu:.2f}" if cpu else NOT_MEASURED, f"{busy:.0%}" if busy else NOT_MEASURED]
+                rows.append(row)
+        return table(["op", "D", "corocache CPU µs / op", "corocache busy", "hiredis CPU µs / op",
+                      "hiredis busy"], rows)
+
     def memory_table(self):
         rows = []
         for workload in WORKLOADS:
@@ -543,6 +559,22 @@ unset multiplot
             "Latency of one operation, from the call to its completion:",
             "",
             self.latency_table(),
+            "",
+            "Client CPU time (user + kernel, from `CLOCK_PROCESS_CPUTIME_ID`) per operation, and the",
+            "share of the run's wall time the client was busy; the rest of the time it waited for",
+            "redis-server:",
+            "",
+            self.client_cpu_table(),
+            "",
+            "Both clients keep D commands outstanding, but raw hiredis writes the commands its callbacks",
+            "issue once per read: it sends a batch, waits while the server runs it, then runs every",
+            "callback while the server waits for the next batch, so the two sides take turns and the",
+            "client is busy for only part of the run. corocache writes as soon as half of the commands",
+            "outstanding are buffered (and at least 8, `should_write_early` in",
+            "`src/redis_connection.cpp`): the server starts on that half while the client still",
+            "delivers the replies of the other, so with 16 or more commands outstanding both sides",
+            "work at once. Where corocache's busy share approaches 100%, its own CPU time per operation",
+            "is what bounds throughput (see Where the time goes).",
             "",
             "## Memory backend",
             "",
