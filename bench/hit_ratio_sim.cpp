@@ -129,9 +129,9 @@ int main(int argc, char** argv) {
       const auto capacity = std::max<std::size_t>(
           1, static_cast<std::size_t>(fraction * static_cast<double>(options.keys)));
       print(exponent, options, capacity, fraction, "memory_backend",
+            simulate_memory_backend(trace, capacity, corocache::memory_options{}.eviction));
+      print(exponent, options, capacity, fraction, "memory_backend_lru",
             simulate_memory_backend(trace, capacity, corocache::eviction_policy::lru));
-      print(exponent, options, capacity, fraction, "memory_backend_s3fifo",
-            simulate_memory_backend(trace, capacity, corocache::eviction_policy::s3_fifo));
       print(exponent, options, capacity, fraction, "lru",
             simulate<bench::lru_policy>(trace, options.keys, capacity));
       print(exponent, options, capacity, fraction, "s3fifo",

@@ -178,9 +178,9 @@ void run_coroutine(Awaitable&& body) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// The backend with default options (sharded for this size), with one shard (what sharding costs
-// a single thread and gains two), or with S3-FIFO eviction (whose hits reorder no list).
-enum class variant { sharded, one_shard, s3_fifo };
+// The backend with default options (S3-FIFO, sharded for this size), with one shard (what
+// sharding costs a single thread and gains two), or with LRU eviction (whose hits reorder a list).
+enum class variant { sharded, one_shard, lru };
 
 memory_backend& shared_backend(variant v) {
   const auto make = [](std::size_t shards, corocache::eviction_policy eviction) {
@@ -195,16 +195,17 @@ memory_backend& shared_backend(variant v) {
     });
     return b;
   };
-  static memory_backend* sharded = make(0, corocache::eviction_policy::lru);
-  static memory_backend* single = make(1, corocache::eviction_policy::lru);
-  static memory_backend* s3_fifo = make(0, corocache::eviction_policy::s3_fifo);
+  const auto default_policy = corocache::memory_options{}.eviction;
+  static memory_backend* sharded = make(0, default_policy);
+  static memory_backend* single = make(1, default_policy);
+  static memory_backend* lru = make(0, corocache::eviction_policy::lru);
   switch (v) {
     case variant::sharded:
       return *sharded;
     case variant::one_shard:
       return *single;
-    case variant::s3_fifo:
-      return *s3_fifo;
+    case variant::lru:
+      return *lru;
   }
   return *sharded;
 }
@@ -235,8 +236,8 @@ void corocache_memory_one_shard(benchmark::State& state, workload w) {
   run_backend(state, w, shared_backend(variant::one_shard));
 }
 
-void corocache_memory_s3_fifo(benchmark::State& state, workload w) {
-  run_backend(state, w, shared_backend(variant::s3_fifo));
+void corocache_memory_lru(benchmark::State& state, workload w) {
+  run_backend(state, w, shared_backend(variant::lru));
 }
 
 }  // namespace
@@ -248,12 +249,14 @@ int main(int argc, char** argv) {
   absent_keys();
   shared_map();
   shared_backend(variant::sharded);
+  shared_backend(variant::one_shard);
+  shared_backend(variant::lru);
   for (auto w :
        {workload::get_hit, workload::get_miss, workload::set, workload::incr, workload::mixed}) {
-    for (auto [impl, function] : {std::pair{"corocache", &corocache_memory},
-                                  std::pair{"corocache_1shard", &corocache_memory_one_shard},
-                                  std::pair{"corocache_s3fifo", &corocache_memory_s3_fifo},
-                                  std::pair{"mutex_map", &baseline}}) {
+    for (auto [impl, function] :
+         {std::pair{"corocache", &corocache_memory},
+          std::pair{"corocache_1shard", &corocache_memory_one_shard},
+          std::pair{"corocache_lru", &corocache_memory_lru}, std::pair{"mutex_map", &baseline}}) {
       const std::string name = std::string("memory/") + impl + "/" + name_of(w);
       benchmark::RegisterBenchmark(name.c_str(), function, w)
           ->Threads(1)

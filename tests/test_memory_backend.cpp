@@ -1,5 +1,5 @@
-// What only the memory backend promises: LRU eviction, a hard max_size, sweeps that visit only
-// expired entries, counters through arithmetic value types.
+// What only the memory backend promises: S3-FIFO eviction by default and LRU on request, a hard
+// max_size, sweeps that visit only expired entries, counters through arithmetic value types.
 #include "corocache/memory_backend.hpp"
 
 #include <random>
@@ -44,6 +44,22 @@ TEST_CASE("a full cache evicts the least recently used key; get and set count as
     CHECK(co_await cache.exists("e"));
     CHECK(cache.size() == 3);
     CHECK(cache.stats().evictions == 2);
+  });
+}
+
+TEST_CASE("by default a key that was read survives a stream of keys set once (S3-FIFO)",
+          "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    CHECK(memory_options{}.eviction == corocache::eviction_policy::s3_fifo);
+    MemoryCacheBackend<std::string> cache(10);  // default options
+    co_await cache.initialize();
+    co_await cache.set("hot", "1");
+    CHECK(co_await cache.get("hot") == "1");
+    for (int i = 0; i < 100; ++i) co_await cache.set("scan:" + std::to_string(i), "x");
+    // LRU would have evicted "hot" after 10 of these keys.
+    CHECK(co_await cache.get("hot") == "1");
+    CHECK(cache.size() == 10);
+    CHECK(cache.stats().evictions == 91);
   });
 }
 

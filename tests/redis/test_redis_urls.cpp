@@ -184,7 +184,7 @@ TEST_CASE("make_backend reaches a server through TCP URLs with db, prefix and ti
 }
 
 TEST_CASE("make_backend reaches a server through a unix socket URL", "[redis_urls]") {
-  redis_server server(redis_server::options{.unix_socket = true});
+  redis_server server(redis_server::options{.unix_socket = true, .config = {}});
   REQUIRE_FALSE(server.unix_path().empty());
   const auto socket = "unix://" + server.unix_path();
   run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {

@@ -33,8 +33,8 @@ namespace corocache {
 enum class eviction_policy {
   /// The least recently used entry; get and set count as use.
   lru,
-  /// S3-FIFO: a small probationary FIFO, a main FIFO with reinsertion and a ghost history.
-  /// Higher hit ratios than LRU on skewed workloads, and hits never reorder a list.
+  /// S3-FIFO (the default): a small probationary FIFO, a main FIFO with reinsertion and a ghost
+  /// history. Higher hit ratios than LRU on skewed workloads, and hits never reorder a list.
   s3_fifo,
 };
 
