@@ -3,7 +3,7 @@
 // Runs --operations random operations (get, set with and without TTL, incr, get_many, set_many,
 // erase, exists, now and then invalidate_pattern) from --coroutines coroutines over --keys keys,
 // against a memory backend at --max-size (constant eviction churn: keys > max-size; --eviction
-// lru or s3_fifo) or a
+// s3_fifo, the default, or lru) or a
 // RedisCacheBackend on a redis-server the program starts itself. Every --operations/--intervals
 // operations it samples resident memory and throughput, and prints them as a table.
 //
@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
                                      {"warmup", "4"},
                                      {"max-growth", "0.10"},
                                      {"threads", "1"},
-                                     {"eviction", "lru"}});
+                                     {"eviction", "s3_fifo"}});
     if (flags.help()) {
       std::cout << "soak: sustained load on one backend; see tests/reliability/soak.cpp\n"
                 << flags.usage();
