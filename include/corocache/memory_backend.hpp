@@ -38,7 +38,7 @@ struct memory_options {
   /// The time source; tests inject a manual clock so they never sleep. Default: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock = {};
   /// Which live entry a full cache gives up for a new key. S3-FIFO kept 3.8 to 10.6 points
-  /// more hits than LRU on the Zipf traces of docs/benchmarks.md, and its hits are cheaper.
+  /// more hits than LRU on the Zipf traces of docs/benchmarks.md, and a hit updates no list.
   eviction_policy eviction = eviction_policy::s3_fifo;
 };
 
