@@ -119,14 +119,8 @@ void redis_asio_adapter::on_ready(direction which, const asio::error_code& ec) {
   --depth_;
   if (hooks_.after_event) hooks_.after_event();
   in_event_ = false;
-  if (which == direction::read && context_ != nullptr && want_write_ && !writing_) {
-    // The socket is almost always writable: write now instead of a round through the reactor.
-    // hiredis asks for a writable wait itself (add_write) when it could not write everything.
-    ++depth_;
-    buffered_commands_ = 0;
-    redisAsyncHandleWrite(context_);
-    --depth_;
-  }
+  // The socket is almost always writable: write now instead of a round through the reactor.
+  if (which == direction::read) flush();
   if (context_ != nullptr && want_write_ && !writing_) start_wait(direction::write);
 }
 
