@@ -568,7 +568,7 @@ set xtics (1, 16, 64, 256)
 set xrange [0.8:320]
 set xlabel "D (commands in flight)"
 set ylabel "operations / s"
-set format y "%.0s%c"
+set format y "%.1s%c"
 set grid
 set key top left
 set yrange [0:*]
