@@ -19,6 +19,14 @@ using kind = redis_reply::kind;
 
 namespace {
 
+// Fault tests restart the server and want the connection back quickly.
+redis_connection_options options_reconnecting_fast(const redis_server& server) {
+  auto options = options_for(server);
+  options.reconnect_min = std::chrono::milliseconds(10);
+  options.reconnect_max = std::chrono::milliseconds(100);
+  return options;
+}
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor, duration);
   co_await timer.async_wait(asio::use_awaitable);
@@ -90,10 +98,8 @@ TEST_CASE("a killed server fails every command in flight, and the connection rec
           "[redis][faults]") {
   redis_server server;
   run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto options = options_for(server);
+    auto options = options_reconnecting_fast(server);
     options.command_timeout = std::chrono::seconds(30);  // only the kill may end the commands
-    options.reconnect_min = std::chrono::milliseconds(10);
-    options.reconnect_max = std::chrono::milliseconds(100);
     auto connection = redis_connection::create(ex, options);
     co_await connection->connect();
     server.pause();  // keeps the 1000 commands in flight until the kill
@@ -121,9 +127,7 @@ TEST_CASE("a server killed while callers keep the pipeline full fails each calle
   // while it is still delivering replies; the kill lands in the middle of that.
   redis_server server;
   run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto options = options_for(server);
-    options.reconnect_min = std::chrono::milliseconds(10);
-    options.reconnect_max = std::chrono::milliseconds(100);
+    auto options = options_reconnecting_fast(server);
     auto connection = redis_connection::create(ex, options);
     co_await connection->connect();
     constexpr std::size_t callers = 256;
@@ -165,11 +169,9 @@ TEST_CASE("a paused server makes commands time out, and no late reply is misdeli
           "[redis][faults]") {
   redis_server server;
   run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
-    auto options = options_for(server);
+    auto options = options_reconnecting_fast(server);
     options.command_timeout = std::chrono::milliseconds(1000);
     options.connect_timeout = std::chrono::milliseconds(1000);
-    options.reconnect_min = std::chrono::milliseconds(10);
-    options.reconnect_max = std::chrono::milliseconds(100);
     auto connection = redis_connection::create(ex, options);
     co_await connection->connect();
     constexpr std::size_t n = 500;
