@@ -40,6 +40,8 @@ class category_impl final : public std::error_category {
         return "not supported by this build";
       case errc::protocol_error:
         return "unexpected reply from server";
+      case errc::cancelled:
+        return "operation cancelled";
     }
     return "unknown corocache error";
   }

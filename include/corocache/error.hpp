@@ -42,6 +42,10 @@ enum class errc {
   unsupported,
   /// The server sent a reply the backend cannot interpret.
   protocol_error,
+  /// The caller cancelled the operation (an asio cancellation slot: awaitable operators,
+  /// parallel groups, a co_spawn with a bound slot). The connection stays usable; a command
+  /// that was already sent may still run on the server.
+  cancelled,
 };
 
 /// The category of corocache::errc codes; its name() is "corocache".
