@@ -13,6 +13,13 @@
 //   once they have sent their command.
 #pragma once
 
+#include "corocache/config.hpp"
+#if !COROCACHE_WITH_REDIS
+// clang-format off
+#error "corocache was built without the Redis backend (COROCACHE_WITH_REDIS=OFF): only the memory and null backends are available"
+// clang-format on
+#endif
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -42,12 +49,21 @@
 
 namespace corocache {
 
+/// The CacheBackend contract on a Redis server, for values that Codec turns into bytes (see the
+/// top of this header).
 template <class T, class Codec = codec<T>>
-requires value_codec<Codec, T>
 class RedisCacheBackend final : public CacheBackend<T> {
+  // A static_assert rather than a constraint: it names the fix instead of listing failed
+  // requirements.
+  static_assert(value_codec<Codec, T>,
+                "RedisCacheBackend<T, Codec>: Codec cannot encode and decode T. Specialize "
+                "corocache::codec<T> for your type (see corocache/codec.hpp), or pass a codec, "
+                "e.g. RedisCacheBackend<T, corocache::json_codec<T>> (corocache/json_codec.hpp).");
+
  public:
   using typename CacheBackend<T>::key_list;
   using typename CacheBackend<T>::item_list;
+  /// What get_ttl() returns: empty for a missing key, no_expiry for a key without a TTL.
   using ttl_result = std::optional<std::chrono::milliseconds>;
 
   /// Checks `options` (errc::invalid_argument, errc::unsupported) but connects only in

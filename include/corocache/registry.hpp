@@ -2,8 +2,9 @@
 // make_backend(), which builds a backend from a URL such as "memory://?max_size=10000".
 //
 // Built in: "memory" (memory://?max_size=N&clean_interval=30s&shards=N) and "null" (null://),
-// plus "redis"/"unix" when RedisCacheBackend supports T. The registry is per value type T and is
-// safe to use from any thread.
+// plus "redis", "unix" and "rediss" when the library was built with the Redis backend
+// (COROCACHE_WITH_REDIS in corocache/config.hpp) and T has a codec (corocache/codec.hpp). The
+// registry is per value type T and is safe to use from any thread.
 #pragma once
 
 #include <functional>
@@ -33,17 +34,22 @@ class backend_registry;
 namespace detail {
 template <class T>
 void register_builtin_backends(backend_registry<T>& registry);
+// Why a built-in scheme is missing for T (e.g. ": T has no codec"), or "" for other names.
+template <class T>
+std::string missing_builtin_backend(std::string_view name);
 }  // namespace detail
 
 /// The factories known for value type T. Use the free functions below; this class is the state.
 template <class T>
 class backend_registry {
  public:
+  /// The registry of value type T (one per T, created on first use with the built-in backends).
   [[nodiscard]] static backend_registry& instance() {
     static backend_registry registry;
     return registry;
   }
 
+  /// Registers `factory` under `name`; errc::duplicate_backend when the name is taken.
   void add(std::string name, backend_factory<T> factory) {
     if (name.empty() || !factory)
       detail::throw_error(errc::invalid_argument, "register_backend: empty name or factory");
@@ -54,6 +60,7 @@ class backend_registry {
     }
   }
 
+  /// Forgets the factory registered under `name`; false when there was none.
   bool remove(std::string_view name) {
     std::lock_guard lock(mutex_);
     auto it = factories_.find(name);
@@ -62,6 +69,7 @@ class backend_registry {
     return true;
   }
 
+  /// The factory registered under `name`; errc::unknown_backend, listing the known names, if none.
   [[nodiscard]] backend_factory<T> find(std::string_view name) const {
     std::lock_guard lock(mutex_);
     auto it = factories_.find(name);
@@ -69,10 +77,12 @@ class backend_registry {
     std::string known;
     for (const auto& [registered, factory] : factories_)
       known += (known.empty() ? "" : ", ") + registered;
-    detail::throw_error(errc::unknown_backend, "no backend named \"" + std::string(name) +
-                                                   "\" (registered: " + known + ")");
+    detail::throw_error(errc::unknown_backend, "no backend named \"" + std::string(name) + "\"" +
+                                                   detail::missing_builtin_backend<T>(name) +
+                                                   " (registered: " + known + ")");
   }
 
+  /// The registered names, sorted.
   [[nodiscard]] std::vector<std::string> names() const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> out;
@@ -122,7 +132,8 @@ template <class T>
 
 /// Builds the backend a configuration URL names, by its scheme. The backend still needs
 /// co_await initialize(). Throws errc::invalid_argument for a malformed URL or an unknown
-/// parameter, errc::unknown_backend for an unknown scheme.
+/// parameter, errc::unknown_backend for an unknown scheme; for redis:// that message says why
+/// it is missing (a memory-only build, or no codec<T>).
 template <class T>
 [[nodiscard]] std::unique_ptr<CacheBackend<T>> make_backend(std::string_view url,
                                                             const asio::any_io_executor& executor) {

@@ -2,13 +2,19 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "corocache/backend_url.hpp"
+#include "corocache/codec.hpp"
+#include "corocache/config.hpp"
+#include "corocache/detail/type_name.hpp"
 #include "corocache/memory_backend.hpp"
 #include "corocache/null_backend.hpp"
+#include "corocache/registry.hpp"
+#if COROCACHE_WITH_REDIS
 #include "corocache/redis_backend.hpp"
 #include "corocache/redis_options.hpp"
-#include "corocache/registry.hpp"
+#endif
 
 namespace corocache::detail {
 
@@ -47,21 +53,45 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
 // redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
 // ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max= (see redis_options.hpp,
 // which rejects every other parameter); rediss:// fails with errc::unsupported.
+#if COROCACHE_WITH_REDIS
 template <class T>
 std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
                                                     const asio::any_io_executor& executor) {
   return std::make_unique<RedisCacheBackend<T>>(executor, resolve_redis_url(url, redis_options{}));
+}
+#endif
+
+inline bool is_redis_scheme(std::string_view name) {
+  return name == "redis" || name == "rediss" || name == "unix";
 }
 
 template <class T>
 void register_builtin_backends(backend_registry<T>& registry) {
   registry.add("memory", &make_memory_backend<T>);
   registry.add("null", &make_null_backend<T>);
+#if COROCACHE_WITH_REDIS
   if constexpr (has_codec<T>) {
     registry.add("redis", &make_redis_backend<T>);
     registry.add("unix", &make_redis_backend<T>);
     registry.add("rediss", &make_redis_backend<T>);
   }
+#endif
+}
+
+template <class T>
+std::string missing_builtin_backend(std::string_view name) {
+  if (!is_redis_scheme(name)) return "";
+  if (!COROCACHE_WITH_REDIS) {
+    return ": this corocache was built without the Redis backend (COROCACHE_WITH_REDIS=OFF, or "
+           "hiredis was not found)";
+  }
+  if constexpr (!has_codec<T>) {
+    return ": the Redis backend stores values through corocache::codec<" +
+           std::string(type_name<T>()) +
+           ">, which is not defined; specialize it for this type (see corocache/codec.hpp) or "
+           "construct RedisCacheBackend<T, Codec> with a codec such as corocache::json_codec<T>";
+  }
+  return "";
 }
 
 }  // namespace corocache::detail
