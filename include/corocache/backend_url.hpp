@@ -36,6 +36,7 @@ struct backend_url {
 /// The query parameters of a backend_url, taken one by one by a factory.
 class url_parameters {
  public:
+  /// The parameters of `url`, none taken yet.
   explicit url_parameters(const backend_url& url);
 
   /// The raw value of parameter `name`, if present; marks it as understood.

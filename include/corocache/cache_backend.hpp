@@ -42,11 +42,16 @@ using optional_ttl = std::optional<std::chrono::milliseconds>;
 /// What get_ttl() reports for a key that exists but never expires.
 inline constexpr std::chrono::milliseconds no_expiry{-1};
 
+/// The interface every backend implements, for values of type T (the contract is described at the
+/// top of this header). A backend of one's own derives from it and implements the do_ hooks.
 template <class T>
 class CacheBackend {
  public:
+  /// The type of the cached values.
   using value_type = T;
+  /// Keys for the bulk operations.
   using key_list = std::vector<std::string>;
+  /// Key and value pairs for set_many().
   using item_list = std::vector<std::pair<std::string, T>>;
 
   CacheBackend() = default;
@@ -159,17 +164,29 @@ class CacheBackend {
 
  protected:
   // The hooks backends implement. Arguments are already checked and the backend is running.
+  /// Implements initialize(); runs once.
   virtual asio::awaitable<void> do_initialize() = 0;
+  /// Implements shutdown(); runs once, after a successful initialize().
   virtual asio::awaitable<void> do_shutdown() = 0;
+  /// Implements get().
   virtual asio::awaitable<std::optional<T>> do_get(std::string key) = 0;
+  /// Implements set(); `ttl` is empty or positive.
   virtual asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) = 0;
+  /// Implements erase().
   virtual asio::awaitable<bool> do_erase(std::string key) = 0;
+  /// Implements exists().
   virtual asio::awaitable<bool> do_exists(std::string key) = 0;
+  /// Implements invalidate_pattern().
   virtual asio::awaitable<std::size_t> do_invalidate_pattern(std::string pattern) = 0;
+  /// Implements clear().
   virtual asio::awaitable<bool> do_clear() = 0;
+  /// Implements get_many().
   virtual asio::awaitable<std::vector<std::optional<T>>> do_get_many(key_list keys) = 0;
+  /// Implements set_many(); `ttl` is empty or positive.
   virtual asio::awaitable<bool> do_set_many(item_list items, optional_ttl ttl) = 0;
+  /// Implements erase_many().
   virtual asio::awaitable<std::size_t> do_erase_many(key_list keys) = 0;
+  /// Implements incr() and decr() (with `delta` negated).
   virtual asio::awaitable<std::int64_t> do_incr(std::string key, std::int64_t delta,
                                                 std::int64_t initial, optional_ttl ttl) = 0;
 

@@ -40,19 +40,26 @@ concept value_codec = requires(const T& value, std::string_view bytes) {
 template <class T>
 concept has_codec = value_codec<codec<T>, T>;
 
+/// Strings are stored as they are.
 template <>
 struct codec<std::string> {
+  /// The bytes of `value`, unchanged.
   static const std::string& encode(const std::string& value) { return value; }
+  /// The stored bytes as a string.
   static std::string decode(std::string_view bytes) { return std::string(bytes); }
+  /// The stored bytes as a string, without a copy.
   static std::string decode(std::string&& bytes) { return std::move(bytes); }
 };
 
+/// Byte vectors (std::byte, char, unsigned char) are stored as they are.
 template <class Byte>
 requires(std::same_as<Byte, std::byte> || std::same_as<Byte, char> ||
          std::same_as<Byte, unsigned char>) struct codec<std::vector<Byte>> {
+  /// The bytes of `value`, unchanged.
   static std::string encode(const std::vector<Byte>& value) {
     return std::string(reinterpret_cast<const char*>(value.data()), value.size());
   }
+  /// The stored bytes as a vector.
   static std::vector<Byte> decode(std::string_view bytes) {
     const auto* first = reinterpret_cast<const Byte*>(bytes.data());
     return std::vector<Byte>(first, first + bytes.size());
@@ -62,6 +69,7 @@ requires(std::same_as<Byte, std::byte> || std::same_as<Byte, char> ||
 /// Numbers as canonical decimal text; bool as "0" / "1".
 template <class N>
 struct codec<N, std::enable_if_t<std::is_arithmetic_v<N>>> {
+  /// Canonical decimal text ("0"/"1" for bool).
   static std::string encode(N value) {
     if constexpr (std::is_same_v<N, bool>) {
       return value ? "1" : "0";
@@ -70,6 +78,7 @@ struct codec<N, std::enable_if_t<std::is_arithmetic_v<N>>> {
     }
   }
 
+  /// The number the canonical decimal text holds; errc::codec_error for anything else.
   static N decode(std::string_view bytes) {
     if constexpr (std::is_same_v<N, bool>) {
       if (bytes == "0" || bytes == "1") return bytes == "1";

@@ -58,6 +58,7 @@ enum class errc {
 /// The exception thrown by every corocache operation that fails.
 class cache_error : public std::system_error {
  public:
+  /// An error with code `code` and a message that names the key or endpoint.
   cache_error(errc code, const std::string& message)
       : std::system_error(make_error_code(code), message) {}
 
@@ -76,5 +77,8 @@ namespace detail {
 }  // namespace detail
 }  // namespace corocache
 
+// Lets errc convert to std::error_code; a standard trait, kept out of the API reference.
+/// @cond
 template <>
 struct std::is_error_code_enum<corocache::errc> : std::true_type {};
+/// @endcond

@@ -25,8 +25,10 @@
 
 namespace corocache {
 
+/// A codec for types with nlohmann::json to_json/from_json: values are stored as JSON text.
 template <class T>
 struct json_codec {
+  /// The JSON text of `value`; errc::codec_error when nlohmann::json cannot encode it.
   static std::string encode(const T& value) {
     try {
       return nlohmann::json(value).dump();
@@ -35,6 +37,7 @@ struct json_codec {
     }
   }
 
+  /// The value `bytes` holds as JSON; errc::codec_error when it is not JSON for T.
   static T decode(std::string_view bytes) {
     try {
       return nlohmann::json::parse(bytes.begin(), bytes.end()).template get<T>();

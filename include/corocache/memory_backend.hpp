@@ -27,6 +27,7 @@
 
 namespace corocache {
 
+/// The settings of a MemoryCacheBackend (see its constructors).
 struct memory_options {
   /// The most entries the cache holds at once; must be > 0.
   std::size_t max_size = 1000;
@@ -47,14 +48,18 @@ struct memory_stats : detail::store_counters {
   std::size_t size = 0;  ///< entries held now (expired ones not yet swept included)
 };
 
+/// An in-process cache for values of type T: bounded, TTL per entry, S3-FIFO or LRU eviction,
+/// safe to use from many threads (see the top of this header).
 template <class T>
 class MemoryCacheBackend final : public CacheBackend<T> {
  public:
+  /// At most `max_size` entries; expired entries are swept at most once per `clean_interval`.
   explicit MemoryCacheBackend(std::size_t max_size = 1000,
                               std::chrono::milliseconds clean_interval = std::chrono::seconds(60))
       : MemoryCacheBackend(memory_options{.max_size = max_size, .clean_interval = clean_interval}) {
   }
 
+  /// Every setting, including the shard count, the eviction policy and the clock.
   explicit MemoryCacheBackend(memory_options options)
       : clean_interval_(options.clean_interval), clock_(std::move(options.clock)) {
     if (options.max_size == 0)
@@ -84,8 +89,10 @@ class MemoryCacheBackend final : public CacheBackend<T> {
     return total;
   }
 
+  /// How many independently locked shards the keys are spread over.
   [[nodiscard]] std::size_t shard_count() const noexcept { return shards_.size(); }
 
+  /// Counters since construction (hits, misses, evictions, expirations) and the current size.
   [[nodiscard]] memory_stats stats() const {
     memory_stats out;
     for (const auto& s : shards_) {

@@ -7,6 +7,7 @@
 
 namespace corocache {
 
+/// A backend that stores nothing: every get is a miss (see the top of this header).
 template <class T>
 class NullCacheBackend final : public CacheBackend<T> {
  protected:

@@ -35,8 +35,9 @@ struct redis_options {
   std::chrono::milliseconds connect_timeout{1000};
   /// Limit on each command's round trip.
   std::chrono::milliseconds command_timeout{1000};
-  /// Bounds of the exponential reconnect backoff after a lost connection.
+  /// The first delay of the exponential reconnect backoff after a lost connection.
   std::chrono::milliseconds reconnect_min{50};
+  /// The longest delay of the reconnect backoff.
   std::chrono::milliseconds reconnect_max{2000};
 };
 
