@@ -40,8 +40,10 @@ set_tests_properties(package_install_contents PROPERTIES
   FIXTURES_REQUIRED corocache_installed LABELS consumer
   PASS_REGULAR_EXPRESSION "MIT License.*COROCACHE_VERSION_MAJOR ${PROJECT_VERSION_MAJOR}.*COROCACHE_WITH_REDIS")
 
+# fmt is made unfindable: the package must not need it (nor hiredis in a memory-only build).
 corocache_add_consumer_test(package_find_package_consumer find-package-test
-  "-DCMAKE_PREFIX_PATH=${consumer_prefix}")
+  "-DCMAKE_PREFIX_PATH=${consumer_prefix}" "-DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON"
+  "-DCMAKE_DISABLE_FIND_PACKAGE_hiredis=${CMAKE_DISABLE_FIND_PACKAGE_hiredis}")
 set_tests_properties(package_find_package_consumer PROPERTIES FIXTURES_REQUIRED corocache_installed)
 
 corocache_add_consumer_test(package_add_subdirectory_consumer add-subdirectory-test
