@@ -46,6 +46,15 @@ corocache_add_consumer_test(package_find_package_consumer find-package-test
   "-DCMAKE_DISABLE_FIND_PACKAGE_hiredis=${CMAKE_DISABLE_FIND_PACKAGE_hiredis}")
 set_tests_properties(package_find_package_consumer PROPERTIES FIXTURES_REQUIRED corocache_installed)
 
+# The version file's compatibility rule (configure only).
+add_test(NAME package_version_rule
+  COMMAND ${CMAKE_COMMAND} -S "${CMAKE_CURRENT_SOURCE_DIR}/version-rule-test"
+    -B "${CMAKE_CURRENT_BINARY_DIR}/version-rule-test" -G "${CMAKE_GENERATOR}"
+    "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}" "-DCMAKE_PREFIX_PATH=${consumer_prefix}"
+    "-DCOROCACHE_VERSION=${PROJECT_VERSION}")
+set_tests_properties(package_version_rule PROPERTIES
+  FIXTURES_REQUIRED corocache_installed LABELS consumer)
+
 corocache_add_consumer_test(package_add_subdirectory_consumer add-subdirectory-test
   "-DCOROCACHE_SOURCE_DIR=${PROJECT_SOURCE_DIR}" ${consumer_source_build_options})
 
