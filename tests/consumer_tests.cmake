@@ -23,7 +23,8 @@ function(corocache_add_consumer_test name project)
       --build-generator "${CMAKE_GENERATOR}"
       --build-options ${consumer_build_options} ${ARGN}
       --test-command ${CMAKE_CTEST_COMMAND} --output-on-failure)
-  set_tests_properties(${name} PROPERTIES LABELS consumer TIMEOUT 600)
+  # The build inside may use CMAKE_BUILD_PARALLEL_LEVEL jobs: count it as two for ctest -j.
+  set_tests_properties(${name} PROPERTIES LABELS consumer TIMEOUT 600 PROCESSORS 2)
 endfunction()
 
 add_test(NAME package_install
