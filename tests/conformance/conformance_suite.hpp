@@ -38,6 +38,7 @@ namespace corocache::test {
 /// Runs `body(fixture, backend)` against an initialized backend of fixture type F.
 template <class F, class Body>
 void with_backend(Body body) {
+  INFO("backend: " << F::name);  // a failure says which fixture it was
   run_coroutine([&](asio::any_io_executor executor) -> asio::awaitable<void> {
     F fixture(executor);
     auto& backend = fixture.backend();
