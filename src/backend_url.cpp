@@ -16,22 +16,13 @@ namespace {
 
 constexpr std::string_view scheme_separator = "://";
 
-// The raw text with any "user:password@" password replaced, for messages about malformed URLs.
-// A malformed URL is often one whose password holds an unescaped '/', '?', '#' or '@', so redact
-// from the first ':' after "://" up to the last '@' anywhere, not just inside the authority.
-std::string redact_raw(std::string_view text) {
-  const auto start = text.find(scheme_separator);
-  if (start == std::string_view::npos) return std::string(text);
-  const auto colon = text.find(':', start + scheme_separator.size());
-  const auto at = text.rfind('@');
-  if (colon == std::string_view::npos || at == std::string_view::npos || at < colon)
-    return std::string(text);
-  return fmt::format("{}***{}", text.substr(0, colon + 1), text.substr(at));
-}
-
-[[noreturn]] void fail(std::string_view text, std::string_view why) {
+// Messages about a URL never quote its text: any part of it may be a password written in the
+// wrong place, and a malformed URL is often one whose password holds an unescaped '/', '?', '#'
+// or '@'. They name the scheme, once it is known to be one, and the problem.
+[[noreturn]] void fail(std::string_view scheme, std::string_view why) {
   detail::throw_error(errc::invalid_argument,
-                      fmt::format("invalid backend URL \"{}\": {}", redact_raw(text), why));
+                      scheme.empty() ? fmt::format("invalid backend URL: {}", why)
+                                     : fmt::format("invalid {}:// URL: {}", scheme, why));
 }
 
 int hex_value(char c) {
@@ -41,7 +32,8 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string percent_decode(std::string_view url, std::string_view part) {
+// `where` names the part for the message ("user-info", "path", ...); the text is never shown.
+std::string percent_decode(std::string_view scheme, std::string_view part, std::string_view where) {
   std::string out;
   out.reserve(part.size());
   for (std::size_t i = 0; i < part.size(); ++i) {
@@ -49,11 +41,9 @@ std::string percent_decode(std::string_view url, std::string_view part) {
       out += part[i];
       continue;
     }
-    if (i + 2 >= part.size()) fail(url, "truncated percent escape");
-    const int high = hex_value(part[i + 1]);
-    const int low = hex_value(part[i + 2]);
-    if (high < 0 || low < 0) fail(url, "bad percent escape");
-    out += static_cast<char>(high * 16 + low);
+    if (i + 2 >= part.size() || hex_value(part[i + 1]) < 0 || hex_value(part[i + 2]) < 0)
+      fail(scheme, fmt::format("bad percent escape in the {}: write '%' as %25", where));
+    out += static_cast<char>(hex_value(part[i + 1]) * 16 + hex_value(part[i + 2]));
     i += 2;
   }
   return out;
@@ -66,31 +56,35 @@ bool valid_scheme(std::string_view scheme) {
   });
 }
 
-void parse_authority(std::string_view text, std::string_view authority, backend_url& url) {
+void parse_authority(std::string_view authority, backend_url& url) {
   const auto at = authority.rfind('@');
   if (at != std::string_view::npos) {
     const auto userinfo = authority.substr(0, at);
     const auto colon = userinfo.find(':');
-    url.user = percent_decode(text, userinfo.substr(0, colon));
+    // The last '@' ends the user-info, so a password may hold one; a user name may not: in
+    // "a@b:c@host" the user may as well have meant the password "a@b:c".
+    if (userinfo.substr(0, colon).find('@') != std::string_view::npos)
+      fail(url.scheme, "an '@' in the user name is ambiguous: write it as %40");
+    url.user = percent_decode(url.scheme, userinfo.substr(0, colon), "user-info");
     if (colon != std::string_view::npos)
-      url.password = percent_decode(text, userinfo.substr(colon + 1));
+      url.password = percent_decode(url.scheme, userinfo.substr(colon + 1), "user-info");
     authority.remove_prefix(at + 1);
   }
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) fail(text, "unterminated '[' in host");
+    if (close == std::string_view::npos) fail(url.scheme, "unterminated '[' in host");
     url.host = std::string(authority.substr(1, close - 1));
     const auto rest = authority.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') fail(text, "unexpected text after ']'");
+    if (!rest.empty() && rest.front() != ':') fail(url.scheme, "unexpected text after ']'");
     if (!rest.empty()) port_text = rest.substr(1);
-    if (rest.size() == 1) fail(text, "empty port");
+    if (rest.size() == 1) fail(url.scheme, "empty port");
   } else {
     const auto colon = authority.find(':');
-    url.host = percent_decode(text, authority.substr(0, colon));
+    url.host = percent_decode(url.scheme, authority.substr(0, colon), "host");
     if (colon != std::string_view::npos) {
       port_text = authority.substr(colon + 1);
-      if (port_text.empty()) fail(text, "empty port");
+      if (port_text.empty()) fail(url.scheme, "empty port");
     }
   }
   if (!port_text.empty()) {
@@ -98,25 +92,26 @@ void parse_authority(std::string_view text, std::string_view authority, backend_
     const auto* end = port_text.data() + port_text.size();
     const auto result = std::from_chars(port_text.data(), end, value);
     if (result.ec != std::errc{} || result.ptr != end || value == 0 || value > 65535)
-      fail(text, "port must be a number from 1 to 65535");  // not echoed: may be a password
+      fail(url.scheme, "port must be a number from 1 to 65535");
     url.port = static_cast<std::uint16_t>(value);
   }
 }
 
-void parse_query(std::string_view text, std::string_view query, backend_url& url) {
+void parse_query(std::string_view query, backend_url& url) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    auto name = percent_decode(text, pair.substr(0, eq));
-    auto value =
-        eq == std::string_view::npos ? std::string{} : percent_decode(text, pair.substr(eq + 1));
-    if (name.empty()) fail(text, "query parameter without a name");
+    auto name = percent_decode(url.scheme, pair.substr(0, eq), "query");
+    auto value = eq == std::string_view::npos
+                     ? std::string{}
+                     : percent_decode(url.scheme, pair.substr(eq + 1), "query");
+    if (name.empty()) fail(url.scheme, "query parameter without a name");
     const bool duplicate = std::any_of(url.query.begin(), url.query.end(),
                                        [&](const auto& p) { return p.first == name; });
-    if (duplicate) fail(text, fmt::format("query parameter \"{}\" given twice", name));
+    if (duplicate) fail(url.scheme, fmt::format("query parameter \"{}\" given twice", name));
     url.query.emplace_back(std::move(name), std::move(value));
   }
 }
@@ -127,38 +122,39 @@ backend_url backend_url::parse(std::string_view text) {
   backend_url url;
   const auto separator = text.find(scheme_separator);
   if (separator == std::string_view::npos)
-    fail(text, "expected scheme://... (for example memory://, null:// or redis://host:6379/0)");
+    fail({}, "expected scheme://... (for example memory://, null:// or redis://host:6379/0)");
   const auto scheme = text.substr(0, separator);
-  if (!valid_scheme(scheme)) fail(text, "the scheme must start with a letter");
+  if (!valid_scheme(scheme))
+    fail({}, "the scheme must start with a letter and hold only letters, digits, '+', '-', '.'");
   url.scheme.resize(scheme.size());
   std::transform(scheme.begin(), scheme.end(), url.scheme.begin(), [](char c) {
     return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   });
 
-  auto rest = text.substr(separator + scheme_separator.size());
-  if (rest.find('#') != std::string_view::npos) fail(text, "fragments ('#') are not allowed");
+  const auto rest = text.substr(separator + scheme_separator.size());
+  const auto authority_end = std::min(rest.find_first_of("/?#"), rest.size());
+  // "redis://app:12/secret@host" or "redis://app:6380?prefix=secret@host": text that looks like
+  // user-info after the host is read neither way.
+  if (rest.find('@', authority_end) != std::string_view::npos) {
+    fail(url.scheme,
+         "an '@' after the host is ambiguous: put user-info before the host and write '@', '/', "
+         "'?' and '#' inside a password, path or value as %40, %2F, %3F and %23");
+  }
+  if (rest.find('#') != std::string_view::npos) fail(url.scheme, "fragments ('#') are not allowed");
+  parse_authority(rest.substr(0, authority_end), url);
   const auto query_start = rest.find('?');
-  const auto before_query = rest.substr(0, query_start);
-  const auto path_start = before_query.find('/');
-  parse_authority(text, before_query.substr(0, path_start), url);
-  if (path_start != std::string_view::npos)
-    url.path = percent_decode(text, before_query.substr(path_start));
-  if (query_start != std::string_view::npos) parse_query(text, rest.substr(query_start + 1), url);
+  if (authority_end < rest.size() && rest[authority_end] == '/')
+    url.path =
+        percent_decode(url.scheme, rest.substr(authority_end, query_start - authority_end), "path");
+  if (query_start != std::string_view::npos) parse_query(rest.substr(query_start + 1), url);
   return url;
 }
 
 std::string backend_url::redacted() const {
   std::string out = scheme + "://";
-  if (!user.empty() || password) {
-    out += user;
-    if (password) out += ":***";
-    out += '@';
-  }
+  if (!user.empty() || password) out += "***@";  // a "user" may be a password in the wrong place
   out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if (port) out += fmt::format(":{}", *port);
-  out += path;
-  for (std::size_t i = 0; i < query.size(); ++i)
-    out += fmt::format("{}{}={}", i == 0 ? '?' : '&', query[i].first, query[i].second);
   return out;
 }
 
@@ -175,18 +171,20 @@ std::optional<std::string> url_parameters::take(std::string_view name) {
   return std::nullopt;
 }
 
+// Values are never shown: a password may have been written as one.
+void url_parameters::reject_value(std::string_view name, std::string_view expected) const {
+  detail::throw_error(errc::invalid_argument, fmt::format("URL parameter {}: expected {} ({})",
+                                                          name, expected, url_.redacted()));
+}
+
 std::optional<std::uint64_t> url_parameters::take_unsigned(std::string_view name) {
   auto text = take(name);
   if (!text) return std::nullopt;
   std::uint64_t value = 0;
   const auto* end = text->data() + text->size();
   const auto result = std::from_chars(text->data(), end, value);
-  if (text->empty() || result.ec != std::errc{} || result.ptr != end) {
-    detail::throw_error(
-        errc::invalid_argument,
-        fmt::format("URL parameter {}: expected a non-negative integer, got \"{}\" ({})", name,
-                    *text, url_.redacted()));
-  }
+  if (text->empty() || result.ec != std::errc{} || result.ptr != end)
+    reject_value(name, "a non-negative integer");
   return value;
 }
 
@@ -194,14 +192,16 @@ std::optional<std::chrono::milliseconds> url_parameters::take_duration(std::stri
   auto text = take(name);
   if (!text) return std::nullopt;
   auto value = detail::parse_duration(*text);
-  if (!value) {
-    detail::throw_error(
-        errc::invalid_argument,
-        fmt::format(
-            "URL parameter {}: expected a duration such as 250ms, 30s, 5m or 1h, got \"{}\" ({})",
-            name, *text, url_.redacted()));
-  }
+  if (!value) reject_value(name, "a duration such as 250ms, 30s, 5m or 1h");
   return value;
+}
+
+std::optional<bool> url_parameters::take_bool(std::string_view name) {
+  auto text = take(name);
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  reject_value(name, "true or false");
 }
 
 void url_parameters::reject_unknown() const {
@@ -217,13 +217,13 @@ void url_parameters::reject_unknown() const {
 
 namespace detail {
 
+// The URL is not shown: its host or path may be a password in the wrong place.
 void expect_no_location(const backend_url& url) {
   if (url.host.empty() && !url.port && url.path.empty() && url.user.empty() && !url.password)
     return;
-  throw_error(
-      errc::invalid_argument,
-      fmt::format("{}:// takes no host, port, path or credentials, only query parameters ({})",
-                  url.scheme, url.redacted()));
+  throw_error(errc::invalid_argument,
+              fmt::format("{}:// takes no host, port, path or credentials, only query parameters",
+                          url.scheme));
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {

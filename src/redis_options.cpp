@@ -27,7 +27,7 @@ std::optional<int> db_from_path(const backend_url& url) {
   const auto* end = path.data() + path.size();
   const auto result = std::from_chars(path.data(), end, db);
   if (result.ec != std::errc{} || result.ptr != end || db < 0)
-    fail(url, fmt::format("the path must be a database number such as /0, got \"{}\"", url.path));
+    fail(url, "the path must be a database number such as /0");  // not echoed: may be a password
   return db;
 }
 
@@ -41,10 +41,12 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
   redis_address address;
   address.user = url.user;
   address.password = url.password;
-  // "redis://user@host" is ambiguous (some clients read it as a password): ask for the explicit
-  // form.
+  // "redis://user@host" and "redis://user:@host" are ambiguous (some clients read the user as a
+  // password): ask for the explicit form.
   if (!address.user.empty() && !address.password)
     fail(url, "a user needs a password: write redis://user:password@host");
+  if (address.password && address.password->empty())
+    fail(url, "the password is empty: write redis://user:password@host, or no user-info at all");
 
   std::optional<int> path_db;
   if (url.scheme == "unix") {
@@ -67,6 +69,17 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
     address.db = *path_db;
   }
   return address;
+}
+
+// The resolved endpoint as a URL for messages: the user-info masked, the database from the path or
+// ?db=, no other parameter.
+std::string describe(const backend_url& url, const redis_address& address) {
+  const std::string_view credentials = url.user.empty() && !url.password ? "" : "***@";
+  if (!address.unix_path.empty())
+    return fmt::format("unix://{}{}?db={}", credentials, address.unix_path, address.db);
+  const bool ipv6 = address.host.find(':') != std::string::npos;
+  return fmt::format("redis://{}{}{}{}:{}/{}", credentials, ipv6 ? "[" : "", address.host,
+                     ipv6 ? "]" : "", address.port, address.db);
 }
 
 }  // namespace
@@ -96,6 +109,10 @@ redis_settings resolve_redis_url(const backend_url& url, const redis_options& de
       parameters.take_duration("reconnect_min").value_or(defaults.reconnect_min);
   settings.reconnect_max =
       parameters.take_duration("reconnect_max").value_or(defaults.reconnect_max);
+  settings.health_check_interval =
+      parameters.take_duration("health_check_interval").value_or(defaults.health_check_interval);
+  settings.allow_start_offline =
+      parameters.take_bool("allow_start_offline").value_or(defaults.allow_start_offline);
   parameters.reject_unknown();
 
   check_positive(url, "connect_timeout", settings.connect_timeout);
@@ -103,7 +120,9 @@ redis_settings resolve_redis_url(const backend_url& url, const redis_options& de
   check_positive(url, "reconnect_min", settings.reconnect_min);
   if (settings.reconnect_max < settings.reconnect_min)
     fail(url, "reconnect_max must not be below reconnect_min");
-  settings.redacted_url = url.redacted();
+  if (settings.health_check_interval.count() < 0)
+    fail(url, "health_check_interval must not be negative (0 disables health checks)");
+  settings.redacted_url = describe(url, settings.address);
   return settings;
 }
 

@@ -3,6 +3,12 @@
 //
 // backend_url splits such a string into its parts (percent-decoded); url_parameters lets a backend
 // factory take the query parameters it understands and reject every other one by name.
+//
+// No error message quotes the URL's text, its user-info, path or a query value: any of them may be
+// a password. Messages name the scheme, the host and port, the problem and parameter names. A URL
+// that can be read two ways is rejected: an '@' after the host ("redis://app:6380?x=secret@host"),
+// an '@' in the user name. Inside a password, path or value write '@', '/', '?', '#', '&' and '%'
+// percent-encoded.
 #pragma once
 
 #include <chrono>
@@ -25,11 +31,12 @@ struct backend_url {
   std::string path;                     ///< "" or starting with '/'
   std::vector<std::pair<std::string, std::string>> query;  ///< in order, names unique
 
-  /// Parses `text`; throws cache_error(errc::invalid_argument) naming what is wrong. The message
-  /// shows the URL with its password replaced by "***".
+  /// Parses `text`; throws cache_error(errc::invalid_argument) naming what is wrong, without
+  /// quoting any of the text but the scheme.
   [[nodiscard]] static backend_url parse(std::string_view text);
 
-  /// The URL as text, with the password (if any) replaced by "***": safe for logs and errors.
+  /// "scheme://[***@]host[:port]": the user-info masked whole, path and query left out. Safe for
+  /// logs and errors.
   [[nodiscard]] std::string redacted() const;
 };
 
@@ -41,15 +48,20 @@ class url_parameters {
 
   /// The raw value of parameter `name`, if present; marks it as understood.
   [[nodiscard]] std::optional<std::string> take(std::string_view name);
-  /// A non-negative integer parameter; errc::invalid_argument when malformed.
+  /// A non-negative integer parameter; errc::invalid_argument when malformed. No message shows
+  /// the value.
   [[nodiscard]] std::optional<std::uint64_t> take_unsigned(std::string_view name);
   /// A duration such as "250ms", "30s", "5m" or "1h"; a unit is required.
   [[nodiscard]] std::optional<std::chrono::milliseconds> take_duration(std::string_view name);
+  /// "true" or "false"; errc::invalid_argument otherwise.
+  [[nodiscard]] std::optional<bool> take_bool(std::string_view name);
 
-  /// Throws errc::invalid_argument naming every parameter no take() asked for.
+  /// Throws errc::invalid_argument naming every parameter no take() asked for (not its value).
   void reject_unknown() const;
 
  private:
+  [[noreturn]] void reject_value(std::string_view name, std::string_view expected) const;
+
   const backend_url& url_;
   std::vector<bool> taken_;
 };

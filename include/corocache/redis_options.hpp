@@ -7,9 +7,11 @@
 //   errc::unsupported,
 //                                                               the linked hiredis has no TLS
 // Query parameters: prefix=app: (key prefix), db=N, connect_timeout=500ms, command_timeout=1s,
-// reconnect_min=50ms, reconnect_max=2s (durations take a unit: ms, s, m, h). Any other parameter
-// is an error, so a typo never goes unnoticed. Error messages show the URL with its password
-// replaced by "***".
+// reconnect_min=50ms, reconnect_max=2s, health_check_interval=5s (0s disables),
+// allow_start_offline=true|false (durations take a unit: ms, s, m, h). Any other parameter is an
+// error, so a typo never goes unnoticed. A user needs a non-empty password ("redis://user@host"
+// and "redis://user:@host" are rejected as ambiguous). Error messages never show the user-info,
+// the path or a parameter's value, any of which may be a password (see backend_url.hpp).
 //
 // This header and src/redis_options.cpp include no asio, so the URL fuzz target builds with clang.
 #pragma once
@@ -39,6 +41,13 @@ struct redis_options {
   std::chrono::milliseconds reconnect_min{50};
   /// The longest delay of the reconnect backoff.
   std::chrono::milliseconds reconnect_max{2000};
+  /// A PING is sent when the connection has been idle this long, so that a server that stopped
+  /// answering is noticed before the next command waits on it. Zero disables health checks.
+  std::chrono::milliseconds health_check_interval{5000};
+  /// false: initialize() fails with errc::connection_error when the server cannot be reached.
+  /// true: initialize() succeeds without a server and the connection keeps trying in the
+  /// background with the usual backoff; operations fail with errc::connection_error until it is up.
+  bool allow_start_offline = false;
 };
 
 namespace detail {
@@ -61,7 +70,11 @@ struct redis_settings {
   std::chrono::milliseconds command_timeout{};
   std::chrono::milliseconds reconnect_min{};
   std::chrono::milliseconds reconnect_max{};
-  std::string redacted_url;  ///< the URL with its password hidden, for messages
+  std::chrono::milliseconds health_check_interval{};  ///< zero: no health checks
+  bool allow_start_offline = false;
+  /// "redis://[***@]host:port/db" or "unix://[***@]/path?db=N", for messages: no user-info, no
+  /// parameter values.
+  std::string redacted_url;
 };
 
 /// Parses `options.url` and applies its query parameters over the other fields. Throws

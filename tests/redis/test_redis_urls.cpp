@@ -52,6 +52,9 @@ TEST_CASE("the default options name localhost:6379, db 0 and the cache: prefix",
   CHECK(settings.command_timeout == 1000ms);
   CHECK(settings.reconnect_min == 50ms);
   CHECK(settings.reconnect_max == 2000ms);
+  CHECK(settings.health_check_interval == 5000ms);
+  CHECK_FALSE(settings.allow_start_offline);
+  CHECK(settings.redacted_url == "redis://localhost:6379/0");
 }
 
 TEST_CASE("a TCP URL gives host, port, database and credentials", "[redis_urls]") {
@@ -61,13 +64,16 @@ TEST_CASE("a TCP URL gives host, port, database and credentials", "[redis_urls]"
   CHECK(full.address.db == 2);
   CHECK(full.address.user == "alice");
   CHECK(full.address.password == "s@cret");
-  CHECK(full.redacted_url == "redis://alice:***@cache.local:6380/2");
+  CHECK(full.redacted_url == "redis://***@cache.local:6380/2");
 
   const auto password_only = resolve("redis://:pw@h");
   CHECK(password_only.address.user.empty());
   CHECK(password_only.address.password == "pw");
   CHECK(password_only.address.port == 6379);
   CHECK(password_only.address.db == 0);
+
+  CHECK(password_only.redacted_url == "redis://***@h:6379/0");
+  CHECK(resolve("redis://[::1]:7000/15?prefix=secret").redacted_url == "redis://[::1]:7000/15");
 
   CHECK(resolve("redis://").address.host == "localhost");
   CHECK(resolve("redis://h/").address.db == 0);
@@ -83,6 +89,8 @@ TEST_CASE("a unix socket URL gives the path and the database from ?db=", "[redis
   CHECK(with_password.address.password == "pw");
   CHECK(with_password.address.unix_path == "/tmp/r.sock");
   CHECK(with_password.address.db == 0);
+  CHECK(settings.redacted_url == "unix:///run/redis/redis.sock?db=3");
+  CHECK(with_password.redacted_url == "unix://***@/tmp/r.sock?db=0");
 }
 
 TEST_CASE("query parameters set the prefix and the timeouts over the options", "[redis_urls]") {
@@ -105,6 +113,46 @@ TEST_CASE("query parameters set the prefix and the timeouts over the options", "
   CHECK(resolve("redis://h?prefix=a%26b%3D").prefix == "a&b=");
 }
 
+TEST_CASE("health checks and starting offline are set by options and URL", "[redis_urls]") {
+  const auto from_url =
+      resolve("redis://h?health_check_interval=250ms&allow_start_offline=true&prefix=p:");
+  CHECK(from_url.health_check_interval == 250ms);
+  CHECK(from_url.allow_start_offline);
+  CHECK(resolve("redis://h?health_check_interval=0s").health_check_interval == 0ms);
+  CHECK_FALSE(resolve("redis://h?allow_start_offline=false").allow_start_offline);
+
+  const auto from_fields = resolve_redis_options(
+      redis_options{.url = "redis://h", .health_check_interval = 30s, .allow_start_offline = true});
+  CHECK(from_fields.health_check_interval == 30s);
+  CHECK(from_fields.allow_start_offline);
+  // The URL wins over the fields, as for every other parameter.
+  const auto overridden = resolve_redis_options(
+      redis_options{.url = "redis://h?health_check_interval=1m&allow_start_offline=false",
+                    .health_check_interval = 30s,
+                    .allow_start_offline = true});
+  CHECK(overridden.health_check_interval == 60s);
+  CHECK_FALSE(overridden.allow_start_offline);
+}
+
+TEST_CASE("bad health check and offline values are rejected", "[redis_urls]") {
+  CHECK_THAT(rejection("redis://h?health_check_interval=5"),
+             Catch::Contains("health_check_interval") && Catch::Contains("duration"));
+  CHECK_THAT(rejection("redis://h?health_check_interval=-1s"),
+             Catch::Contains("health_check_interval"));
+  CHECK_THAT(rejection("redis://h?allow_start_offline=1"),
+             Catch::Contains("allow_start_offline") && Catch::Contains("true or false"));
+  CHECK_THAT(rejection("redis://h?allow_start_offline="), Catch::Contains("allow_start_offline"));
+  CHECK_THAT(rejection("redis://h?health_check_interval=1s&health_check_interval=2s"),
+             Catch::Contains("twice"));
+  try {
+    (void)resolve_redis_options(redis_options{.url = "redis://h", .health_check_interval = -1ms});
+    FAIL("a negative health_check_interval was accepted");
+  } catch (const corocache::cache_error& e) {
+    CHECK(e.error() == errc::invalid_argument);
+    CHECK_THAT(e.what(), Catch::Contains("must not be negative"));
+  }
+}
+
 TEST_CASE("malformed Redis URLs are rejected naming the problem", "[redis_urls]") {
   CHECK_THAT(rejection("redis://h?prefx=a:"), Catch::Contains("prefx"));
   CHECK_THAT(rejection("redis://h/abc"), Catch::Contains("database number"));
@@ -121,6 +169,9 @@ TEST_CASE("malformed Redis URLs are rejected naming the problem", "[redis_urls]"
   CHECK_THAT(rejection("unix://"), Catch::Contains("socket path"));
   CHECK_THAT(rejection("memcached://h"), Catch::Contains("redis://"));
   CHECK_THAT(rejection("redis://alice@h"), Catch::Contains("needs a password"));
+  CHECK_THAT(rejection("redis://alice:@h"), Catch::Contains("password is empty"));
+  CHECK_THAT(rejection("redis://:@h"), Catch::Contains("password is empty"));
+  CHECK_THAT(rejection("redis://app:6380?prefix=secret@host"), Catch::Contains("ambiguous"));
   CHECK_THAT(rejection("localhost:6379"), Catch::Contains("scheme"));
 }
 
@@ -132,16 +183,22 @@ TEST_CASE("no error message shows the password", "[redis_urls]") {
   for (const char* url :
        {"redis://u:hunter2@h?bogus=1", "redis://u:hunter2@h/x", "redis://:hunter2@h?db=1&db=2",
         "redis://u:hunter2@h:0", "rediss://u:hunter2@h", "unix://u:hunter2@h/s",
-        "redis://u:hunter2@h?command_timeout=1"}) {
+        "redis://u:hunter2@h?command_timeout=1", "redis://hunter2@host:6379/0",
+        "redis://app:12/hunter2@host:6379/0", "redis://host?password=hunter2",
+        "redis://app:6380?x=hunter2@host", "redis://app:6380?prefix=hunter2@host",
+        "redis://h/hunter2", "redis://h?db=hunter2", "redis://h?allow_start_offline=hunter2",
+        "redis://h?health_check_interval=hunter2", "unix://hunter2@/tmp/s", "redis://hunter2:@h"}) {
     INFO(url);
     try {
       (void)resolve(url);
       FAIL("accepted");
     } catch (const corocache::cache_error& e) {
       CHECK_THAT(e.what(), !Catch::Contains("hunter2"));
-      CHECK_THAT(e.what(), Catch::Contains("***"));
     }
   }
+  // Where the URL parsed, the message names the endpoint with the user-info masked.
+  CHECK_THAT(rejection("redis://u:hunter2@h?bogus=1"), Catch::Contains("redis://***@h"));
+  CHECK_THAT(rejection("redis://hunter2@host:6379/0"), Catch::Contains("redis://***@host:6379"));
 }
 
 namespace {

@@ -21,8 +21,9 @@ namespace corocache::detail {
 inline eviction_policy parse_eviction_policy(std::string_view name, const backend_url& url) {
   if (name == "lru") return eviction_policy::lru;
   if (name == "s3fifo") return eviction_policy::s3_fifo;
-  throw_error(errc::invalid_argument, "URL parameter eviction: expected lru or s3fifo, got \"" +
-                                          std::string(name) + "\" (" + url.redacted() + ")");
+  // The value is not shown: a password may have been written as one.
+  throw_error(errc::invalid_argument,
+              "URL parameter eviction: expected lru or s3fifo (" + url.redacted() + ")");
 }
 
 // memory://?max_size=N&clean_interval=60s&shards=N&eviction=lru|s3fifo  (no host, path or
@@ -51,8 +52,9 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
 }
 
 // redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
-// ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max= (see redis_options.hpp,
-// which rejects every other parameter); rediss:// fails with errc::unsupported.
+// ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max=, ?health_check_interval=,
+// ?allow_start_offline= (see redis_options.hpp, which rejects every other parameter); rediss://
+// fails with errc::unsupported.
 #if COROCACHE_WITH_REDIS
 template <class T>
 std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
