@@ -1,7 +1,12 @@
 // Fuzzes backend_url::parse and url_parameters on arbitrary bytes: parsing either throws
 // cache_error(errc::invalid_argument) or gives a well-formed url, and no message or redacted()
 // text ever shows the password. Any other exception escapes and libFuzzer reports it.
+//
+// A second property plants a marker password into the input where a password may stand (user-info,
+// path, query value, or anything followed by '@'), plain or percent-encoded: no reader's message
+// may then contain the marker in any form.
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -53,14 +58,16 @@ void append_message(std::string& out, Call call) {
 const std::string& message_vocabulary() {
   static const std::string vocabulary = [] {
     std::string out;
-    for (const char* bad : {"localhost", "1x://h", "a://h#f", "a://[", "a://[::1]x",
-                            "a://h:", "a://h:x", "a://h/%", "a://h/%zz", "a://h?=1", "a://h?a&a"}) {
+    for (const char* bad :
+         {"localhost", "1x://h", "a://h#f", "a://[", "a://[::1]x", "a://h:", "a://h:x", "a://h/%",
+          "a://h/%zz", "a://h?=1", "a://h?a&a", "a://h/@", "a://a@b:c@h", "a://%@h", "a://%"}) {
       append_message(out, [&] { (void)backend_url::parse(bad); });
     }
-    const auto url = backend_url::parse("a://h?n=x&d=x&u=1");
+    const auto url = backend_url::parse("a://h?n=x&d=x&b=x&u=1");
     corocache::url_parameters parameters(url);
     append_message(out, [&] { (void)parameters.take_unsigned("n"); });
     append_message(out, [&] { (void)parameters.take_duration("d"); });
+    append_message(out, [&] { (void)parameters.take_bool("b"); });
     append_message(out, [&] { parameters.reject_unknown(); });
     return out;
   }();
@@ -201,7 +208,9 @@ void check_parsed(std::string_view text, const backend_url& url) {
   // passwords too short to search for.
   const auto redacted = url.redacted();
   auto other = url;
-  if (other.password) other.password = *other.password + "\x01-different";
+  // An empty password stays empty: Redis rejects it, whatever another password would give.
+  if (other.password && !other.password->empty())
+    other.password = *other.password + "\x01-different";
   COROCACHE_FUZZ_CHECK(other.redacted() == redacted,
                        "redacted() depends on the password: " + quoted(redacted) + " vs " +
                            quoted(other.redacted()));
@@ -219,6 +228,7 @@ void check_parsed(std::string_view text, const backend_url& url) {
     // Each call marks the name as taken and parses the value.
     check_same_outcome([&](auto& p) { (void)p.take_unsigned(name); }, parameters, twin, text);
     check_same_outcome([&](auto& p) { (void)p.take_duration(name); }, parameters, twin, text);
+    check_same_outcome([&](auto& p) { (void)p.take_bool(name); }, parameters, twin, text);
   }
   check_same_outcome([](auto& p) { p.reject_unknown(); }, parameters, twin, text);
   corocache::url_parameters untaken(url);
@@ -227,10 +237,171 @@ void check_parsed(std::string_view text, const backend_url& url) {
   check_redis_settings(text, url, other);
 }
 
+// The planted password. Its characters need no escaping anywhere in a URL, none of them ends a
+// part, and no message wording holds it.
+constexpr std::string_view marker = "Qz7!xK~v";
+
+std::string percent_encoded(std::string_view text, bool upper) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += '%';
+    out += digits[byte >> 4];
+    out += digits[byte & 0xf];
+  }
+  return out;
+}
+
+// The text with every valid %XX escape decoded, the rest left as it is.
+std::string lenient_decode(std::string_view text) {
+  const auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// The marker, and the marker with every byte percent-encoded in upper and in lower case.
+const std::array<std::string, 3>& marker_forms() {
+  static const std::array<std::string, 3> forms = {
+      std::string(marker), percent_encoded(marker, true), percent_encoded(marker, false)};
+  return forms;
+}
+
+bool holds_marker(std::string_view text) {
+  return std::any_of(marker_forms().begin(), marker_forms().end(),
+                     [&](const std::string& form) { return text.find(form) != text.npos; });
+}
+
+// Where the marker goes, by construction a place whose text no message may show.
+enum class position {
+  before_at,    // "...<marker>@...": user-info, or after the host and so an ambiguous URL
+  query_value,  // "...?name=<marker>..." or "...&name=<marker>...": always inside a value
+  path,         // "...host/<marker>..." before any '?' or '#': always inside the path
+};
+
+// Known and unknown parameter names, so that the marker reaches every value check.
+constexpr std::string_view planted_names[] = {"prefix",
+                                              "db",
+                                              "connect_timeout",
+                                              "command_timeout",
+                                              "reconnect_min",
+                                              "reconnect_max",
+                                              "health_check_interval",
+                                              "allow_start_offline",
+                                              "max_size",
+                                              "clean_interval",
+                                              "shards",
+                                              "eviction",
+                                              "password",
+                                              "x"};
+
+struct planted_url {
+  std::string text;
+  position where;
+};
+
+// Byte 0 picks the position and the marker's encoding, byte 1 where in the rest it goes (and the
+// parameter name); the rest of the input is the URL around it ("redis://" added when it has no
+// scheme separator). Nothing when the input is too short or already holds the marker.
+std::optional<planted_url> plant_marker(std::string_view input) {
+  if (input.size() < 2) return std::nullopt;
+  const auto control = static_cast<unsigned char>(input[0]);
+  const auto offset = static_cast<unsigned char>(input[1]);
+  std::string base(input.substr(2));
+  // Input that holds the marker already (the fuzzer learns it from the checks) could show it
+  // legitimately, as a host or a parameter name.
+  if (holds_marker(base) || holds_marker(lenient_decode(base))) return std::nullopt;
+  if (base.find("://") == std::string::npos) base.insert(0, "redis://");
+  const auto rest_begin = base.find("://") + 3;
+
+  const auto where = static_cast<position>(control % 3);
+  std::string planted(marker);
+  if (control / 3 % 3 == 1) planted = percent_encoded(marker, true);
+  if (control / 3 % 3 == 2) planted = percent_encoded(marker, false);
+
+  // The region the marker may go into, so that the construction fixes its part of the URL.
+  auto region_end = base.size();
+  if (where == position::path)
+    region_end = std::min(base.find_first_of("?#", rest_begin), base.size());
+  const auto at = rest_begin + offset % (region_end - rest_begin + 1);
+  const auto head = std::string_view(base).substr(0, at);
+  const auto tail = std::string_view(base).substr(at);
+  std::string text(head);
+  switch (where) {
+    case position::before_at:
+      text += planted + "@";
+      break;
+    case position::query_value:
+      // The first '?' after "://" starts the query: inside it, '&' starts a new pair.
+      text += head.find('?', rest_begin) == std::string_view::npos ? '?' : '&';
+      text += planted_names[offset % std::size(planted_names)];
+      text += "=" + planted;
+      break;
+    case position::path:
+      text += "/" + planted;
+      break;
+  }
+  text += tail;
+  return planted_url{std::move(text), where};
+}
+
+// Aborts when `message` shows the marker, plain or percent-encoded either way.
+void check_no_marker(std::string_view message, const planted_url& url, std::string_view reader) {
+  COROCACHE_FUZZ_CHECK(!holds_marker(message),
+                       std::string(reader) + " shows the marker password: " + quoted(message) +
+                           " for " + quoted(url.text));
+}
+
+// Every reader of the planted URL: the parser, the url_parameters calls the factories make, the
+// memory/null location check and the Redis settings.
+void check_planted(const planted_url& planted) {
+  const auto message_of = [&](std::string_view reader, auto call) {
+    try {
+      call();
+    } catch (const cache_error& e) {
+      check_no_marker(e.what(), planted, reader);
+    }
+  };
+  std::optional<backend_url> url;
+  message_of("parse", [&] { url = backend_url::parse(planted.text); });
+  if (!url) return;
+  check_no_marker(url->redacted(), planted, "redacted()");
+  message_of("expect_no_location", [&] { corocache::detail::expect_no_location(*url); });
+  corocache::url_parameters parameters(*url);
+  for (const auto& parameter : url->query) {
+    const std::string& name = parameter.first;
+    message_of("take_unsigned", [&] { (void)parameters.take_unsigned(name); });
+    message_of("take_duration", [&] { (void)parameters.take_duration(name); });
+    message_of("take_bool", [&] { (void)parameters.take_bool(name); });
+  }
+  message_of("reject_unknown", [&] { parameters.reject_unknown(); });
+  message_of("reject_unknown", [&] { corocache::url_parameters(*url).reject_unknown(); });
+  message_of("resolve_redis_url", [&] {
+    const auto settings = corocache::detail::resolve_redis_url(*url, corocache::redis_options{});
+    // A unix socket path is the endpoint itself, shown on purpose.
+    if (planted.where != position::path || settings.address.unix_path.empty())
+      check_no_marker(settings.redacted_url, planted, "redacted_url");
+  });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto text = corocache::fuzz::as_text(data, size);
+  if (const auto planted = plant_marker(text)) check_planted(*planted);
   std::optional<backend_url> url;
   try {
     url = backend_url::parse(text);
