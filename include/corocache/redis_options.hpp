@@ -71,7 +71,7 @@ struct redis_settings {
   std::chrono::milliseconds reconnect_min{};
   std::chrono::milliseconds reconnect_max{};
   std::chrono::milliseconds health_check_interval{};  ///< zero: no health checks
-  bool allow_start_offline = false;
+  bool allow_start_offline = false;  ///< initialize() succeeds without a reachable server
   /// "redis://[***@]host:port/db" or "unix://[***@]/path?db=N", for messages: no user-info, no
   /// parameter values.
   std::string redacted_url;
