@@ -258,3 +258,80 @@ TEST_CASE("s3_fifo admits a recently evicted key straight to its main queue", "[
     CHECK(value == "again");
   });
 }
+
+TEST_CASE("a float counter stops where float stops being exact, and get agrees with incr",
+          "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    MemoryCacheBackend<float> floats;
+    co_await floats.initialize();
+    CHECK(co_await floats.incr("n", 16777216) == 16777216);  // 2^24: still exact
+    CHECK(co_await floats.get("n") == 16777216.0f);
+    try {
+      co_await floats.incr("n");  // 2^24 + 1 has no float
+      FAIL("a float counter went past 2^24");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::overflow);
+    }
+    CHECK(co_await floats.get("n") == 16777216.0f);  // unchanged
+    CHECK(co_await floats.decr("n", 16777216) == 0);
+    try {
+      co_await floats.incr("m", 16777217);
+      FAIL("incr created a counter a float cannot hold");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::overflow);
+    }
+    CHECK_FALSE(co_await floats.exists("m"));
+    co_await floats.set("big", 3e7f);  // a whole float, but past the exact range
+    try {
+      co_await floats.incr("big");
+      FAIL("a float past 2^24 was used as a counter");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::not_a_counter);
+    }
+
+    MemoryCacheBackend<double> doubles;
+    co_await doubles.initialize();
+    CHECK(co_await doubles.incr("n", std::int64_t{1} << 53) == std::int64_t{1} << 53);
+    CHECK_THROWS_AS(co_await doubles.incr("n"), corocache::cache_error);
+
+    if constexpr (std::numeric_limits<long double>::digits >= 63) {  // x86's 80-bit long double
+      MemoryCacheBackend<long double> longs;
+      co_await longs.initialize();
+      const std::int64_t past_double = (std::int64_t{1} << 53) + 1;
+      CHECK(co_await longs.incr("n", past_double) == past_double);
+      CHECK(co_await longs.get("n") == static_cast<long double>(past_double));
+      CHECK(co_await longs.incr("n") == past_double + 1);
+    }
+  });
+}
+
+TEST_CASE("a clean_interval too long for the clock never comes due instead of overflowing",
+          "[memory_backend]") {
+  for (const auto interval : {std::chrono::milliseconds(std::chrono::hours(100000000)),
+                              std::chrono::milliseconds::max()}) {
+    run_coroutine([interval]() -> asio::awaitable<void> {
+      manual_clock clock;
+      MemoryCacheBackend<std::string> cache(options_with<std::string>(clock, 100, 1, interval));
+      co_await cache.initialize();
+      co_await cache.set("brief", "v", 1s);
+      co_await cache.set("other", "v", 1s);
+      clock.advance(std::chrono::hours(24 * 365));
+      CHECK_FALSE(co_await cache.get("brief"));  // expired entries are still never returned
+      co_await cache.set("k", "v");
+      CHECK(cache.stats().sweep_visits == 0);  // and the interval never came due
+      CHECK(cache.stats().size == 2);          // "other" waits for a sweep that is not due
+    });
+  }
+}
+
+TEST_CASE("a shard count past the bound is refused, naming the bound", "[memory_backend]") {
+  CHECK(MemoryCacheBackend<int>(memory_options{.max_size = 1'000'000, .shards = 1024})
+            .shard_count() == 1024);
+  try {
+    MemoryCacheBackend<int> cache(memory_options{.max_size = 1'000'000, .shards = 1'000'000});
+    FAIL("a million shards were allocated");
+  } catch (const corocache::cache_error& e) {
+    CHECK(e.error() == errc::invalid_argument);
+    CHECK(std::string(e.what()).find("at most 1024") != std::string::npos);
+  }
+}

@@ -114,3 +114,40 @@ TEST_CASE("each value type has its own registry", "[registry]") {
   CHECK(std::find(int_names.begin(), int_names.end(), "ints-only") == int_names.end());
   CHECK(std::find(int_names.begin(), int_names.end(), "memory") != int_names.end());
 }
+
+TEST_CASE("a name no URL can reach is refused when registered", "[registry]") {
+  const auto factory = [](const corocache::backend_url&, const asio::any_io_executor&) {
+    return std::make_unique<corocache::NullCacheBackend<std::string>>();
+  };
+  for (const char* name : {"MyCache", "my_cache", "", "1cache", "+cache", "my cache", "caché"}) {
+    INFO("name \"" << name << "\"");
+    try {
+      corocache::register_backend<std::string>(name, factory);
+      FAIL("registered");
+    } catch (const corocache::cache_error& e) {
+      CHECK(e.error() == errc::invalid_argument);
+      CHECK(std::string(e.what()).find("URL scheme") != std::string::npos);
+    }
+    CHECK(!corocache::unregister_backend<std::string>(name));
+  }
+  for (const char* name : {"my-cache", "my.cache2", "l2+memory"}) {
+    corocache::register_backend<std::string>(name, factory);
+    asio::io_context io;
+    CHECK(corocache::make_backend<std::string>(std::string(name) + "://", io.get_executor()) !=
+          nullptr);
+    CHECK(corocache::unregister_backend<std::string>(name));
+  }
+}
+
+TEST_CASE("memory URLs: a huge clean_interval works and the shard count is bounded", "[registry]") {
+  corocache::test::run_coroutine([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto cache = corocache::make_backend<std::string>("memory://?clean_interval=100000000h", ex);
+    co_await cache->initialize();
+    co_await cache->set("k", "v", std::chrono::seconds(1));
+    CHECK(co_await cache->get("k") == "v");
+  });
+  CHECK(error_of_make("memory://?max_size=1000000&shards=1000000") == errc::invalid_argument);
+  CHECK(message_of_make("memory://?max_size=1000000&shards=1000000").find("at most 1024") !=
+        std::string::npos);
+  CHECK(error_of_make("memory://?max_size=1000000&shards=1024") == errc{});
+}

@@ -29,12 +29,16 @@ namespace corocache {
 
 /// The settings of a MemoryCacheBackend (see its constructors).
 struct memory_options {
+  /// The most shards a cache may ask for: each costs memory before anything is stored.
+  static constexpr std::size_t max_shards = 1024;
+
   /// The most entries the cache holds at once; must be > 0.
   std::size_t max_size = 1000;
   /// How often expired entries are swept; must be > 0.
   std::chrono::milliseconds clean_interval = std::chrono::seconds(60);
-  /// Lock shards; 0 picks a number from the hardware and max_size (1 for caches under 4096
-  /// entries, where one lock is cheap). Clamped to [1, max_size].
+  /// Lock shards; 0 picks a number from the hardware and max_size (one per 4096 entries, so 1
+  /// for caches under 8192 entries, and at most 4 per core). Clamped to [1, max_size]; more than
+  /// max_shards is rejected.
   std::size_t shards = 0;
   /// The time source; tests inject a manual clock so they never sleep. Default: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock = {};
@@ -66,6 +70,11 @@ class MemoryCacheBackend final : public CacheBackend<T> {
       detail::throw_error(errc::invalid_argument, "memory backend: max_size must be > 0");
     if (options.clean_interval.count() <= 0)
       detail::throw_error(errc::invalid_argument, "memory backend: clean_interval must be > 0");
+    if (options.shards > memory_options::max_shards) {
+      detail::throw_error(errc::invalid_argument, "memory backend: shards must be at most " +
+                                                      std::to_string(memory_options::max_shards) +
+                                                      ", got " + std::to_string(options.shards));
+    }
     const std::size_t shard_count = pick_shard_count(options.shards, options.max_size);
     shards_.reserve(shard_count);
     for (std::size_t i = 0; i < shard_count; ++i) {
@@ -74,7 +83,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
           options.max_size / shard_count + (i < options.max_size % shard_count ? 1 : 0);
       shards_.push_back(std::make_unique<shard>(capacity, options.eviction));
     }
-    next_sweep_.store((now() + clean_interval_).time_since_epoch().count());
+    next_sweep_.store(after(now(), clean_interval_).time_since_epoch().count());
   }
 
   /// Live entries now (sweeps expired ones first).
@@ -208,13 +217,17 @@ class MemoryCacheBackend final : public CacheBackend<T> {
     return std::clamp<std::size_t>(count, 1, max_size);
   }
 
-  // A TTL too long for the clock (centuries) saturates: the entry outlives the process anyway.
-  static std::optional<detail::steady_time> deadline(detail::steady_time t, optional_ttl ttl) {
-    if (!ttl) return std::nullopt;
+  // `t + d`, saturating: a TTL or clean_interval too long for the clock (centuries) is forever.
+  static detail::steady_time after(detail::steady_time t, std::chrono::milliseconds d) {
     const auto room =
         std::chrono::duration_cast<std::chrono::milliseconds>(detail::steady_time::max() - t);
-    if (*ttl >= room) return detail::steady_time::max();
-    return t + *ttl;
+    if (d >= room) return detail::steady_time::max();
+    return t + d;
+  }
+
+  static std::optional<detail::steady_time> deadline(detail::steady_time t, optional_ttl ttl) {
+    if (!ttl) return std::nullopt;
+    return after(t, *ttl);
   }
 
   detail::steady_time now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
@@ -234,7 +247,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
   void sweep_if_due(detail::steady_time t) {
     auto due = next_sweep_.load(std::memory_order_relaxed);
     if (t.time_since_epoch().count() < due) return;
-    const auto next = (t + clean_interval_).time_since_epoch().count();
+    const auto next = after(t, clean_interval_).time_since_epoch().count();
     if (!next_sweep_.compare_exchange_strong(due, next)) return;  // another caller sweeps
     for (auto& s : shards_) {
       std::lock_guard lock(s->mutex);

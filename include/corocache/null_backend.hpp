@@ -1,6 +1,8 @@
 // NullCacheBackend<T>: a backend that stores nothing, to turn caching off without touching call
 // sites. get -> empty; set, erase, clear, set_many -> true; exists -> false; invalidate_pattern
 // and erase_many -> 0; get_many -> all empty; incr/decr -> `initial`, unchanged.
+// erase returning true is the one departure from the contract ("true if a live key was
+// removed"): nothing was stored, but callers that check erase's result go on as after a removal.
 #pragma once
 
 #include "corocache/cache_backend.hpp"

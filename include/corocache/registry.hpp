@@ -7,6 +7,7 @@
 // registry is per value type T and is safe to use from any thread.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,8 +52,14 @@ class backend_registry {
 
   /// Registers `factory` under `name`; errc::duplicate_backend when the name is taken.
   void add(std::string name, backend_factory<T> factory) {
-    if (name.empty() || !factory)
-      detail::throw_error(errc::invalid_argument, "register_backend: empty name or factory");
+    if (!factory) detail::throw_error(errc::invalid_argument, "register_backend: empty factory");
+    if (!is_reachable_scheme(name)) {
+      detail::throw_error(errc::invalid_argument,
+                          "register_backend: \"" + name +
+                              "\" can never be a URL scheme (make_backend lower-cases schemes): "
+                              "use a lower-case letter, then lower-case letters, digits, '+', "
+                              "'-' or '.'");
+    }
     std::lock_guard lock(mutex_);
     if (!factories_.emplace(name, std::move(factory)).second) {
       detail::throw_error(errc::duplicate_backend, "register_backend: a backend named \"" + name +
@@ -102,6 +109,15 @@ class backend_registry {
  private:
   backend_registry() { detail::register_builtin_backends(*this); }
 
+  // What backend_url::parse() can produce as a scheme, so that make_backend() can reach the name.
+  static bool is_reachable_scheme(std::string_view name) {
+    const auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+    if (name.empty() || !lower(name.front())) return false;
+    return std::all_of(name.begin(), name.end(), [&](char c) {
+      return lower(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    });
+  }
+
   mutable std::mutex mutex_;
   std::map<std::string, backend_factory<T>, std::less<>> factories_;
 };
@@ -112,7 +128,9 @@ template <class T>
   return backend_registry<T>::instance().find(name);
 }
 
-/// Registers a user backend; errc::duplicate_backend when `name` is taken.
+/// Registers a user backend under `name`, the URL scheme that selects it: a lower-case letter,
+/// then lower-case letters, digits, '+', '-' or '.' (errc::invalid_argument otherwise, since
+/// make_backend() could never reach it); errc::duplicate_backend when `name` is taken.
 template <class T>
 void register_backend(std::string name, backend_factory<T> factory) {
   backend_registry<T>::instance().add(std::move(name), std::move(factory));

@@ -14,8 +14,14 @@
 
 namespace corocache::detail {
 
-// Largest magnitude a double holds without losing integer precision.
-inline constexpr std::int64_t exact_double_limit = std::int64_t{1} << 53;
+// Largest magnitude a floating type holds with every integer below it exact: 2^24 for float,
+// 2^53 for double, all of int64 for an 80-bit long double.
+template <class T>
+inline constexpr std::int64_t exact_integer_limit = std::numeric_limits<T>::digits >= 63
+                                                        ? std::numeric_limits<std::int64_t>::max()
+                                                        : std::int64_t{1}
+                                                              << std::numeric_limits<T>::digits;
+inline constexpr std::int64_t exact_double_limit = exact_integer_limit<double>;
 
 /// The counter `value` holds, or nothing when it is not an integer.
 template <class T>
@@ -28,12 +34,10 @@ template <class T>
     }
     return static_cast<std::int64_t>(value);
   } else if constexpr (std::is_floating_point_v<T>) {
-    const auto whole = static_cast<double>(value);
-    if (!(whole >= -static_cast<double>(exact_double_limit) &&
-          whole <= static_cast<double>(exact_double_limit)))
-      return std::nullopt;
-    const auto n = static_cast<std::int64_t>(whole);
-    if (static_cast<double>(n) != whole) return std::nullopt;
+    constexpr auto limit = static_cast<T>(exact_integer_limit<T>);
+    if (!(value >= -limit && value <= limit)) return std::nullopt;  // NaN too
+    const auto n = static_cast<std::int64_t>(value);
+    if (static_cast<T>(n) != value) return std::nullopt;
     return n;
   } else if constexpr (has_codec<T>) {
     return from_decimal<std::int64_t>(codec<T>::encode(value));
@@ -51,8 +55,11 @@ template <class T>
       throw_error(errc::overflow, "counter " + printable_key(key) + " does not fit the value type");
     return static_cast<T>(n);
   } else if constexpr (std::is_floating_point_v<T>) {
-    if (n < -exact_double_limit || n > exact_double_limit)
-      throw_error(errc::overflow, "counter " + printable_key(key) + " exceeds 2^53 in a double");
+    if (n < -exact_integer_limit<T> || n > exact_integer_limit<T>) {
+      throw_error(errc::overflow, "counter " + printable_key(key) + " exceeds 2^" +
+                                      std::to_string(std::numeric_limits<T>::digits) +
+                                      ", past which the floating value type is not exact");
+    }
     return static_cast<T>(n);
   } else if constexpr (has_codec<T> && !std::is_same_v<T, bool>) {
     return codec<T>::decode(to_decimal(n));
