@@ -33,6 +33,7 @@
 
 #include "corocache/detail/deferred_error.hpp"
 #include "corocache/error.hpp"
+#include "corocache/get_or_set.hpp"
 
 namespace corocache {
 
@@ -149,6 +150,30 @@ class CacheBackend {
     return do_incr(std::move(key), amount, initial, ttl);
   }
 
+  /// The value under `key`; on a miss, loader()'s value, stored with `ttl`. Concurrent callers
+  /// of one key share one load. Semantics and the loader's requirements: get_or_set.hpp.
+  template <class Loader>
+  requires cache_loader<Loader, T>
+  [[nodiscard]] asio::awaitable<T> get_or_set(std::string key, Loader loader,
+                                              optional_ttl ttl = std::nullopt) {
+    return get_or_set(std::move(key), std::move(loader), get_or_set_options{.ttl = ttl});
+  }
+
+  /// get_or_set with stale-while-revalidate and the other options of get_or_set.hpp.
+  template <class Loader>
+  requires cache_loader<Loader, T>
+  [[nodiscard]] asio::awaitable<T> get_or_set(std::string key, Loader loader,
+                                              get_or_set_options options) {
+    return detail::get_or_set<T>(unusable_for_get_or_set(options), *this, loads_, std::move(key),
+                                 std::move(loader), std::move(options));
+  }
+
+  /// What get_or_set has done on this backend: loads, shared waits, refreshes.
+  [[nodiscard]] load_counters load_stats() const { return loads_.counters(); }
+
+  /// Keys being loaded by get_or_set now.
+  [[nodiscard]] std::size_t loads_in_progress() const { return loads_.size(); }
+
   /// Subtracts `amount` from the counter at `key`; otherwise exactly like incr().
   [[nodiscard]] asio::awaitable<std::int64_t> decr(std::string key, std::int64_t amount = 1,
                                                    std::int64_t initial = 0,
@@ -214,7 +239,16 @@ class CacheBackend {
     return std::make_exception_ptr(cache_error(code, std::string(operation) + ": " + why));
   }
 
+  std::exception_ptr unusable_for_get_or_set(const get_or_set_options& options) const {
+    if (auto e = unusable("get_or_set", options.ttl)) return e;
+    if (options.stale_for.count() < 0 || (options.stale_for.count() > 0 && !options.ttl))
+      return make_error(errc::invalid_argument, "get_or_set",
+                        "stale_for must be >= 0, and needs a ttl (the fresh window)");
+    return nullptr;
+  }
+
   std::atomic<int> state_{created};
+  detail::flight_table<T> loads_;
 };
 
 }  // namespace corocache

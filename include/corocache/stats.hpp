@@ -1,0 +1,73 @@
+// One stats shape for every backend and decorator: cache_stats.
+//
+// Which parts are filled depends on what counted them:
+// - hits, misses, sets, errors: the instrumented decorator (instrumented.hpp), which counts every
+//   operation of the backend it wraps; plus the failures a fail_open inside it absorbed.
+// - evictions, expirations: a memory backend (empty for the others).
+// - connection: a networked backend's connection counters; empty until the connection reports
+//   them (the Redis connection does not yet).
+// - loads: what get_or_set did (every backend counts this itself, off the hit path).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "corocache/error.hpp"
+
+namespace corocache {
+
+/// errc values index these counts directly (errc values start at 1; slot 0 stays 0).
+inline constexpr std::size_t errc_slots = 32;
+using errc_counts = std::array<std::uint64_t, errc_slots>;
+
+/// The slot of `code` in errc_counts.
+[[nodiscard]] constexpr std::size_t errc_slot(errc code) noexcept {
+  const auto i = static_cast<std::size_t>(code);
+  return i < errc_slots ? i : 0;
+}
+
+/// What get_or_set did on one backend object.
+struct load_counters {
+  std::uint64_t loads = 0;             ///< loader runs started for a miss
+  std::uint64_t load_failures = 0;     ///< loads (or their store) that threw
+  std::uint64_t shared_waits = 0;      ///< callers served by a load another caller started
+  std::uint64_t unshared_loads = 0;    ///< loads run alone because the table was full
+  std::uint64_t refreshes = 0;         ///< stale-while-revalidate background refreshes started
+  std::uint64_t refresh_failures = 0;  ///< background refreshes that threw
+  std::uint64_t lock_waits = 0;        ///< waits for another process's load (stampede lock)
+};
+
+/// A networked backend's connection, as its connection counts it.
+struct connection_stats {
+  std::uint64_t commands_sent = 0;
+  std::uint64_t replies = 0;
+  errc_counts errors{};  ///< failed commands, by errc
+  std::uint64_t timeouts = 0;
+  std::uint64_t cancellations = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t handshake_failures = 0;
+  std::uint64_t in_flight = 0;  ///< operations in flight now
+};
+
+struct cache_stats {
+  std::string backend;                       ///< the name it was instrumented under, e.g. "redis"
+  std::uint64_t hits = 0;                    ///< get/get_many keys found
+  std::uint64_t misses = 0;                  ///< get/get_many keys not found
+  std::uint64_t sets = 0;                    ///< set calls, and set_many items
+  errc_counts errors{};                      ///< failed operations (and absorbed failures), by errc
+  std::optional<std::uint64_t> evictions;    ///< memory backend only
+  std::optional<std::uint64_t> expirations;  ///< memory backend only
+  std::optional<connection_stats> connection;  ///< empty until the connection reports it
+  load_counters loads;
+
+  [[nodiscard]] std::uint64_t errors_total() const noexcept {
+    std::uint64_t total = 0;
+    for (auto n : errors) total += n;
+    return total;
+  }
+};
+
+}  // namespace corocache
