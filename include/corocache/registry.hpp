@@ -21,6 +21,7 @@
 #include "corocache/backend_url.hpp"
 #include "corocache/cache_backend.hpp"
 #include "corocache/error.hpp"
+#include "corocache/fail_open.hpp"
 
 namespace corocache {
 
@@ -148,13 +149,17 @@ template <class T>
   return backend_registry<T>::instance().names();
 }
 
-/// Builds the backend a configuration URL names, by its scheme. The backend still needs
+/// Builds the backend a configuration URL names, by its scheme ("fail-open+" in front of any URL
+/// wraps its backend in fail_open). The backend still needs
 /// co_await initialize(). Throws errc::invalid_argument for a malformed URL or an unknown
 /// parameter, errc::unknown_backend for an unknown scheme; for redis:// that message says why
 /// it is missing (a memory-only build, or no codec<T>).
 template <class T>
 [[nodiscard]] std::unique_ptr<CacheBackend<T>> make_backend(std::string_view url,
                                                             const asio::any_io_executor& executor) {
+  // "fail-open+<any backend URL>" wraps that backend in fail_open (fail_open.hpp).
+  if (auto wrapped = detail::fail_open_target(url))
+    return std::make_unique<fail_open<T>>(make_backend<T>(*wrapped, executor));
   const auto parsed = backend_url::parse(url);
   return get_backend<T>(parsed.scheme)(parsed, executor);
 }
