@@ -1,0 +1,104 @@
+// instrumented<T> and cache_stats: the counts match the operations that ran.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corocache/instrumented.hpp"
+#include "corocache/memory_backend.hpp"
+#include "corocache/null_backend.hpp"
+#include "support/catch.hpp"
+#include "support/error_of.hpp"
+#include "support/run_coroutine.hpp"
+
+namespace {
+
+using corocache::errc;
+using corocache::instrumented;
+using corocache::operation;
+using corocache::outcome;
+
+struct observed {
+  operation op;
+  outcome result;
+  std::optional<errc> error;
+};
+
+struct recording_observer final : corocache::operation_observer {
+  std::vector<observed> seen;
+  void observe(operation op, outcome result, std::optional<errc> error,
+               std::chrono::nanoseconds duration) noexcept override {
+    if (duration.count() >= 0) seen.push_back({op, result, error});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("instrumented counts hits, misses, sets, errors and memory evictions", "[stats]") {
+  auto observer = std::make_shared<recording_observer>();
+  instrumented<std::string> cache(std::make_unique<corocache::MemoryCacheBackend<std::string>>(2),
+                                  "memory", observer);
+  corocache::test::run_coroutine([&]() -> asio::awaitable<void> {
+    co_await cache.initialize();
+    CHECK(co_await cache.set("a", "1"));
+    CHECK(co_await cache.get("a"));
+    CHECK_FALSE(co_await cache.get("b"));
+    std::vector<std::string> keys{"a", "b", "a"};
+    CHECK((co_await cache.get_many(keys)).size() == 3);  // 2 hits, 1 miss
+    std::vector<std::pair<std::string, std::string>> items{{"c", "3"}, {"d", "4"}};
+    CHECK(co_await cache.set_many(items));  // 2 sets; a full cache of 2 evicts one
+    CHECK(co_await corocache::test::error_of(cache.incr("c")) == std::nullopt);
+    CHECK(co_await corocache::test::error_of(cache.set("e", "5", std::chrono::milliseconds(-1))) ==
+          errc::invalid_argument);  // refused before it reaches the backend: not counted
+    auto load = []() -> asio::awaitable<std::string> { co_return "loaded"; };
+    CHECK(co_await cache.get_or_set("f", load) == "loaded");  // a miss, a load, a set
+    co_await cache.shutdown();
+  });
+  const auto stats = cache.stats();
+  CHECK(stats.backend == "memory");
+  CHECK(stats.hits == 3);
+  CHECK(stats.misses == 4);  // get b, get_many b, get_or_set f twice (the caller and the load)
+  CHECK(stats.sets == 4);
+  CHECK(stats.errors_total() == 0);
+  REQUIRE(stats.evictions);
+  CHECK(*stats.evictions >= 1);
+  CHECK(stats.expirations == std::optional<std::uint64_t>(0));
+  CHECK_FALSE(stats.connection);  // a memory backend has no connection
+  CHECK(stats.loads.loads == 1);
+  REQUIRE(observer->seen.size() >= 7);
+  CHECK(observer->seen[0].op == operation::set);
+  CHECK(observer->seen[0].result == outcome::ok);
+  CHECK(observer->seen[1].op == operation::get);
+  CHECK(observer->seen[1].result == outcome::hit);
+  CHECK(observer->seen[2].result == outcome::miss);
+  CHECK(observer->seen[3].op == operation::get_many);
+}
+
+TEST_CASE("instrumented counts failures by errc and rethrows them", "[stats]") {
+  // A counter operation on a stored non-number fails with not_a_counter.
+  instrumented<std::string> cache(std::make_unique<corocache::MemoryCacheBackend<std::string>>(),
+                                  "memory");
+  corocache::test::run_coroutine([&]() -> asio::awaitable<void> {
+    co_await cache.initialize();
+    co_await cache.set("word", "hello");
+    CHECK(co_await corocache::test::error_of(cache.incr("word")) == errc::not_a_counter);
+    CHECK(co_await corocache::test::error_of(cache.decr("word")) == errc::not_a_counter);
+    co_await cache.shutdown();
+  });
+  const auto stats = cache.stats();
+  CHECK(stats.errors[corocache::errc_slot(errc::not_a_counter)] == 2);
+  CHECK(stats.errors_total() == 2);
+}
+
+TEST_CASE("a backend that is not a memory backend reports no evictions", "[stats]") {
+  instrumented<std::string> cache(std::make_unique<corocache::NullCacheBackend<std::string>>(),
+                                  "null");
+  corocache::test::run_coroutine([&]() -> asio::awaitable<void> {
+    co_await cache.initialize();
+    CHECK_FALSE(co_await cache.get("a"));
+    co_await cache.shutdown();
+  });
+  const auto stats = cache.stats();
+  CHECK(stats.misses == 1);
+  CHECK_FALSE(stats.evictions);
+  CHECK_FALSE(stats.expirations);
+}
