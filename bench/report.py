@@ -585,6 +585,17 @@ unset multiplot
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
         return png.name
 
+    def cache_layer_section(self):
+        """bench/get_or_set_bench's own report (medians and ratios from one process), verbatim."""
+        path = self.results / "get_or_set.txt"
+        if not path.exists():
+            return []
+        return ["## Cache layer (get_or_set)", "",
+                "`get_or_set_bench`: get_or_set on a hit and the counting decorator against a plain",
+                "get on the memory backend (rounds alternate between the variants), 1,000 callers on",
+                "one cold key, and reads in the stale-while-revalidate window.", "",
+                "```", path.read_text().rstrip(), "```", ""]
+
     def document(self, plot_name):
         m = self.machine
         hit_table, hit_caption = self.hit_ratio_table()
@@ -669,6 +680,7 @@ unset multiplot
             "",
             self.memory_table(),
             "",
+            *self.cache_layer_section(),
             "## Hit ratios",
             "",
             "Read-through simulation: get, and set on a miss. The memory backend runs through its",

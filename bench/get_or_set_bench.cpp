@@ -1,0 +1,190 @@
+// The cache layer's costs, each against a baseline run in the same process:
+// 1. get_or_set on a hit vs a plain get on the memory backend (target: <= 1.1x the time);
+// 2. instrumented<T> (the counting decorator) get-hit vs a plain get-hit;
+// 3. 1,000 concurrent callers of one cold key on two io threads: how often the loader runs;
+// 4. stale-while-revalidate: latency of reads in the stale window vs the loader's duration.
+// Times are medians over rounds that alternate between the variants, so load from other
+// processes hits both alike.
+//
+//   get_or_set_bench [--smoke]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "corocache/instrumented.hpp"
+#include "corocache/memory_backend.hpp"
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using string_cache = corocache::CacheBackend<std::string>;
+
+namespace {
+
+constexpr std::size_t key_count = 1000;
+
+std::vector<std::string> make_keys() {
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < key_count; ++i) keys.push_back("key:" + std::to_string(i));
+  return keys;
+}
+
+template <class Body>
+void run(Body body) {
+  asio::io_context io;
+  asio::co_spawn(io, body(), asio::detached);
+  io.run();
+}
+
+asio::awaitable<std::string> never_called() {
+  std::fprintf(stderr, "a hit ran the loader\n");
+  std::abort();
+  co_return "";
+}
+
+// Nanoseconds per operation of `operations` gets (or get_or_sets) on warm keys.
+double ns_per_get(string_cache& cache, const std::vector<std::string>& keys, long operations,
+                  bool through_get_or_set) {
+  double result = 0;
+  run([&]() -> asio::awaitable<void> {
+    auto loader = [] { return never_called(); };
+    std::size_t found = 0;
+    const auto start = clock_type::now();
+    for (long i = 0; i < operations; ++i) {
+      const auto& key = keys[static_cast<std::size_t>(i) % keys.size()];
+      if (through_get_or_set) {
+        found += (co_await cache.get_or_set(key, loader)).size();
+      } else {
+        found += (co_await cache.get(key))->size();
+      }
+    }
+    const auto elapsed = std::chrono::duration<double, std::nano>(clock_type::now() - start);
+    result = elapsed.count() / static_cast<double>(operations);
+    if (found == 0) std::fprintf(stderr, "nothing found\n");
+  });
+  return result;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void warm(string_cache& cache, const std::vector<std::string>& keys) {
+  run([&]() -> asio::awaitable<void> {
+    co_await cache.initialize();
+    for (const auto& key : keys) co_await cache.set(key, "value of " + key);
+  });
+}
+
+void hit_path(int rounds, long operations) {
+  const auto keys = make_keys();
+  corocache::MemoryCacheBackend<std::string> plain(key_count * 2);
+  corocache::instrumented<std::string> counted(
+      std::make_unique<corocache::MemoryCacheBackend<std::string>>(key_count * 2), "memory");
+  warm(plain, keys);
+  warm(counted, keys);
+  std::vector<double> get, get_or_set, instrumented_get;
+  for (int r = 0; r < rounds; ++r) {
+    get.push_back(ns_per_get(plain, keys, operations, false));
+    get_or_set.push_back(ns_per_get(plain, keys, operations, true));
+    instrumented_get.push_back(ns_per_get(counted, keys, operations, false));
+  }
+  std::printf("hit path, memory backend, %d rounds x %ld operations (median ns/op)\n", rounds,
+              operations);
+  std::printf("  get                  %8.1f ns\n", median(get));
+  std::printf("  get_or_set           %8.1f ns   ratio to get: %.3f\n", median(get_or_set),
+              median(get_or_set) / median(get));
+  std::printf("  instrumented get     %8.1f ns   ratio to get: %.3f\n", median(instrumented_get),
+              median(instrumented_get) / median(get));
+}
+
+asio::awaitable<std::string> slow_load(std::atomic<int>& runs, std::chrono::milliseconds delay) {
+  ++runs;
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::use_awaitable);
+  co_return "loaded";
+}
+
+void cold_key_stampede(int callers) {
+  corocache::MemoryCacheBackend<std::string> cache(100);
+  asio::io_context io(2);
+  std::atomic<int> runs{0};
+  std::atomic<int> served{0};
+  asio::co_spawn(io, cache.initialize(), asio::detached);
+  io.run();
+  io.restart();
+  auto loader = [&runs] { return slow_load(runs, 50ms); };
+  for (int i = 0; i < callers; ++i) {
+    auto caller = [&]() -> asio::awaitable<void> {
+      if (co_await cache.get_or_set("cold", loader) == "loaded") ++served;
+    };
+    asio::co_spawn(io, caller(), asio::detached);
+  }
+  std::thread second([&] { io.run(); });
+  io.run();
+  second.join();
+  std::printf("%d concurrent callers, one cold key, 2 io threads: loader runs %d, callers served %d\n",
+              callers, runs.load(), served.load());
+}
+
+void stale_window(int reads) {
+  const auto loader_delay = 50ms;
+  std::vector<double> latencies;
+  std::atomic<int> runs{0};
+  run([&]() -> asio::awaitable<void> {
+    corocache::MemoryCacheBackend<std::string> cache(100);
+    co_await cache.initialize();
+    corocache::get_or_set_options options;
+    options.ttl = 20ms;
+    options.stale_for = 60s;
+    auto loader = [&runs, loader_delay] { return slow_load(runs, loader_delay); };
+    co_await cache.get_or_set("k", loader, options);
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (int i = 0; i < reads; ++i) {
+      // Wait out the fresh window now and then, so many reads land in the stale window.
+      if (i % 50 == 0) {
+        pause.expires_after(options.ttl.value() + 5ms);
+        co_await pause.async_wait(asio::use_awaitable);
+      }
+      const auto start = clock_type::now();
+      co_await cache.get_or_set("k", loader, options);
+      latencies.push_back(
+          std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+    }
+    pause.expires_after(loader_delay * 2);
+    co_await pause.async_wait(asio::use_awaitable);  // let the last refresh end
+  });
+  std::sort(latencies.begin(), latencies.end());
+  const auto at = [&](double q) {
+    return latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(q * latencies.size()))];
+  };
+  std::printf("stale-while-revalidate, %d reads (fresh and stale), loader %lld ms, %d loader runs\n",
+              reads, static_cast<long long>(loader_delay.count()), runs.load());
+  std::printf("  read latency p50 %.1f us, p99 %.1f us, max %.1f us (loader: %.0f us)\n", at(0.5),
+              at(0.99), latencies.back(),
+              std::chrono::duration<double, std::micro>(loader_delay).count());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
+  std::printf("get_or_set_bench on %u hardware threads%s\n", std::thread::hardware_concurrency(),
+              smoke ? " (smoke run: numbers mean nothing)" : "");
+  hit_path(smoke ? 3 : 15, smoke ? 1000 : 200000);
+  cold_key_stampede(1000);
+  stale_window(smoke ? 100 : 1000);
+}
