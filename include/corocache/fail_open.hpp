@@ -46,7 +46,7 @@ namespace corocache {
 
 /// One failure fail_open absorbed.
 struct absorbed_failure {
-  errc code;
+  errc code;                   ///< why the operation failed
   std::string_view operation;  ///< "get", "set", "initialize", ...
   std::string_view key;        ///< the key, the first key of a bulk operation, or the pattern
 };
@@ -73,6 +73,7 @@ namespace detail {
 }
 }  // namespace detail
 
+/// A CacheBackend<T> over another one that turns its outages into misses (see above).
 template <class T>
 class fail_open final : public CacheBackend<T> {
  public:

@@ -69,6 +69,7 @@ class operation_observer {
                        std::chrono::nanoseconds duration) noexcept = 0;
 };
 
+/// A CacheBackend<T> over another one that counts and reports every operation (see above).
 template <class T>
 class instrumented final : public CacheBackend<T> {
  public:
@@ -83,6 +84,7 @@ class instrumented final : public CacheBackend<T> {
     if (!inner_) detail::throw_error(errc::invalid_argument, "instrumented: no backend to wrap");
   }
 
+  /// The wrapped backend.
   [[nodiscard]] CacheBackend<T>& inner() noexcept { return *inner_; }
 
   /// Everything counted so far, in the one shape every backend shares.

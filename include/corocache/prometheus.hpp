@@ -30,8 +30,10 @@
 
 namespace corocache {
 
+/// The corocache metric families in one prometheus::Registry, and observers that feed them.
 class prometheus_metrics {
  public:
+  /// Registers the two families in `registry`, which must outlive this object.
   explicit prometheus_metrics(prometheus::Registry& registry)
       : operations_(prometheus::BuildCounter()
                         .Name("corocache_operations_total")

@@ -42,16 +42,17 @@ struct load_counters {
 
 /// A networked backend's connection, as its connection counts it.
 struct connection_stats {
-  std::uint64_t commands_sent = 0;
-  std::uint64_t replies = 0;
-  errc_counts errors{};  ///< failed commands, by errc
-  std::uint64_t timeouts = 0;
-  std::uint64_t cancellations = 0;
-  std::uint64_t reconnects = 0;
-  std::uint64_t handshake_failures = 0;
-  std::uint64_t in_flight = 0;  ///< operations in flight now
+  std::uint64_t commands_sent = 0;       ///< commands written to the server
+  std::uint64_t replies = 0;             ///< replies received
+  errc_counts errors{};                  ///< failed commands, by errc
+  std::uint64_t timeouts = 0;            ///< commands that timed out
+  std::uint64_t cancellations = 0;       ///< commands cancelled by their caller
+  std::uint64_t reconnects = 0;          ///< connections re-established after a loss
+  std::uint64_t handshake_failures = 0;  ///< connects that failed in AUTH/SELECT/HELLO
+  std::uint64_t in_flight = 0;           ///< operations in flight now
 };
 
+/// What a backend (and the decorators around it) counted, in one shape for all of them.
 struct cache_stats {
   std::string backend;                       ///< the name it was instrumented under, e.g. "redis"
   std::uint64_t hits = 0;                    ///< get/get_many keys found
@@ -61,8 +62,9 @@ struct cache_stats {
   std::optional<std::uint64_t> evictions;    ///< memory backend only
   std::optional<std::uint64_t> expirations;  ///< memory backend only
   std::optional<connection_stats> connection;  ///< empty until the connection reports it
-  load_counters loads;
+  load_counters loads;                         ///< what get_or_set did on this backend object
 
+  /// Every failure counted in `errors`, whatever its errc.
   [[nodiscard]] std::uint64_t errors_total() const noexcept {
     std::uint64_t total = 0;
     for (auto n : errors) total += n;
