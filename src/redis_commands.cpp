@@ -1,6 +1,7 @@
 // Reply handling, error mapping, pattern deletion and the counter script of RedisCacheBackend.
 #include "corocache/detail/redis_commands.hpp"
 
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -115,6 +116,23 @@ asio::awaitable<std::size_t> unlink_matching(std::shared_ptr<redis_connection> c
     page = read_scan_page(replies.back(), operation, pattern);
   }
   co_return removed;
+}
+
+asio::awaitable<void> check_server_version(std::shared_ptr<redis_connection> connection) {
+  redis_command info{"INFO", "server"};
+  const auto reply = co_await connection->execute(std::move(info));
+  if (reply.type != redis_reply::kind::string) co_return;  // INFO renamed or refused: no check
+  static constexpr std::string_view field = "redis_version:";
+  const auto at = reply.str.find(field);
+  if (at == std::string::npos) co_return;
+  const auto start = at + field.size();
+  const auto version = reply.str.substr(start, reply.str.find_first_of("\r\n", start) - start);
+  int major = 0;
+  std::from_chars(version.data(), version.data() + version.size(), major);
+  if (major < 6) {
+    throw_error(errc::unsupported, "redis server version " + version +
+                                       ": corocache needs Redis 6.0 or later (SET ... KEEPTTL)");
+  }
 }
 
 asio::awaitable<std::string> load_counter_script(std::shared_ptr<redis_connection> connection) {

@@ -9,8 +9,9 @@
 // - Each operation is one round trip; set_many with a TTL is atomic (MULTI/EXEC) and incr/decr run
 //   as one Lua script.
 // - Destroying the backend closes its connection: operations still pending fail with
-//   errc::shut_down. They may outlive the backend, since they hold the connection, never `this`,
-//   once they have sent their command.
+//   errc::shut_down. An operation holds the connection, never `this`, from the moment it is
+//   created: one created before the backend is destroyed and awaited after completes with
+//   errc::shut_down and touches nothing freed.
 #pragma once
 
 #include "corocache/config.hpp"
@@ -27,6 +28,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -79,10 +81,15 @@ class RedisCacheBackend final : public CacheBackend<T> {
   /// A backend for already resolved settings (the registry's factory uses this one).
   RedisCacheBackend(asio::any_io_executor executor, detail::redis_settings settings)
       : prefix_(std::move(settings.prefix)),
+        start_offline_(settings.allow_start_offline),
         connection_(
             detail::redis_connection::create(std::move(executor), connection_options(settings))) {}
 
   ~RedisCacheBackend() override { connection_->close_now(); }
+
+  /// What the backend's connection has done: commands, replies, errors by errc, timeouts,
+  /// cancellations, reconnects, handshake failures, health checks, operations in flight now.
+  [[nodiscard]] redis_connection_stats connection_stats() const { return connection_->stats(); }
 
   /// The prefix in front of every key this backend stores.
   [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
@@ -91,17 +98,21 @@ class RedisCacheBackend final : public CacheBackend<T> {
   /// never expires.
   [[nodiscard]] asio::awaitable<ttl_result> get_ttl(std::string key) {
     if (auto e = this->unusable("get_ttl")) return detail::rethrow_when_awaited<ttl_result>(e);
-    auto stored_key = stored(key);  // before key is moved from
-    return ttl_of(std::move(stored_key), std::move(key));
+    auto command = keyed_command("PTTL", key);
+    return connection_->execute(std::move(command),
+                                [key = std::move(key)](detail::redis_reply&& reply) -> ttl_result {
+                                  const auto ttl = detail::expect_integer(reply, "get_ttl", key);
+                                  if (ttl == -2) return std::nullopt;
+                                  if (ttl == -1) return no_expiry;
+                                  return std::chrono::milliseconds(ttl);
+                                });
   }
 
   /// Adds `member` to the set at `key` (created when missing); true when it was not there yet.
   /// errc::wrong_type when `key` holds a value that is not a set.
   [[nodiscard]] asio::awaitable<bool> add_to_set(std::string key, T member) {
     if (auto e = this->unusable("add_to_set")) return detail::rethrow_when_awaited<bool>(e);
-    std::vector<T> members;
-    members.push_back(std::move(member));
-    return changed_any(change_set("SADD", "add_to_set", std::move(key), std::move(members)));
+    return change_set<bool>("SADD", "add_to_set", std::move(key), std::span(&member, 1));
   }
 
   /// Adds every member to the set at `key`; returns how many were not there yet.
@@ -109,33 +120,44 @@ class RedisCacheBackend final : public CacheBackend<T> {
                                                              std::vector<T> members) {
     if (auto e = this->unusable("add_many_to_set"))
       return detail::rethrow_when_awaited<std::size_t>(e);
-    return change_set("SADD", "add_many_to_set", std::move(key), std::move(members));
+    return change_set<std::size_t>("SADD", "add_many_to_set", std::move(key), members);
   }
 
   /// The members of the set at `key`, in no particular order; empty when `key` is missing.
   [[nodiscard]] asio::awaitable<std::vector<T>> get_set_members(std::string key) {
     if (auto e = this->unusable("get_set_members"))
       return detail::rethrow_when_awaited<std::vector<T>>(e);
-    auto stored_key = stored(key);  // before key is moved from
-    return members_of(std::move(stored_key), std::move(key));
+    auto command = keyed_command("SMEMBERS", key);
+    return connection_->execute(
+        std::move(command), [key = std::move(key)](detail::redis_reply&& reply) {
+          std::vector<T> members;
+          for (auto& element :
+               detail::expect_reply(reply, kind::array, "get_set_members", key).elements) {
+            detail::expect_reply(element, kind::string, "get_set_members", key);
+            members.push_back(decode(std::move(element.str), "get_set_members", key));
+          }
+          return members;
+        });
   }
 
   /// Removes `member` from the set at `key`; true when it was there.
   [[nodiscard]] asio::awaitable<bool> remove_from_set(std::string key, T member) {
     if (auto e = this->unusable("remove_from_set")) return detail::rethrow_when_awaited<bool>(e);
-    std::vector<T> members;
-    members.push_back(std::move(member));
-    return changed_any(change_set("SREM", "remove_from_set", std::move(key), std::move(members)));
+    return change_set<bool>("SREM", "remove_from_set", std::move(key), std::span(&member, 1));
   }
 
  protected:
-  // Each hook reads the members it needs before its first co_await and only locals after it,
-  // which is what lets a pending operation outlive the backend.
+  // Each hook reads the members it needs when it is called, never when awaited: they are no
+  // coroutines of this object, or coroutines whose parameters carry what they use. That is what
+  // lets an operation outlive the backend.
 
   asio::awaitable<void> do_initialize() override {
     auto connection = connection_;
     co_await connection->connect();
-    script_sha_ = co_await detail::load_counter_script(connection);
+    if (!start_offline_) {
+      co_await detail::check_server_version(connection);
+      script_sha_ = co_await detail::load_counter_script(connection);
+    }
   }
 
   asio::awaitable<void> do_shutdown() override {
@@ -172,17 +194,11 @@ class RedisCacheBackend final : public CacheBackend<T> {
   }
 
   asio::awaitable<bool> do_erase(std::string key) override {
-    auto connection = connection_;
-    auto command = keyed_command("DEL", key);
-    const auto reply = co_await connection->execute(std::move(command));
-    co_return detail::expect_integer(reply, "erase", key) > 0;
+    return count_is_positive("DEL", "erase", std::move(key));
   }
 
   asio::awaitable<bool> do_exists(std::string key) override {
-    auto connection = connection_;
-    auto command = keyed_command("EXISTS", key);
-    const auto reply = co_await connection->execute(std::move(command));
-    co_return detail::expect_integer(reply, "exists", key) > 0;
+    return count_is_positive("EXISTS", "exists", std::move(key));
   }
 
   asio::awaitable<std::size_t> do_invalidate_pattern(std::string pattern) override {
@@ -190,57 +206,66 @@ class RedisCacheBackend final : public CacheBackend<T> {
                                    "invalidate_pattern");
   }
 
-  asio::awaitable<bool> do_clear() override {
-    auto connection = connection_;
-    co_await detail::unlink_matching(connection, glob_escape(prefix_) + "*", "clear");
-    co_return true;
-  }
+  asio::awaitable<bool> do_clear() override { return cleared(connection_, glob_escape(prefix_)); }
 
   asio::awaitable<std::vector<std::optional<T>>> do_get_many(key_list keys) override {
-    std::vector<std::optional<T>> values;
-    if (keys.empty()) co_return values;
-    auto connection = connection_;
+    using result = std::vector<std::optional<T>>;
+    if (keys.empty()) return detail::value_when_awaited(result{});
     detail::redis_command command{"MGET"};
     for (const auto& key : keys) command.push_back(prefix_, key);
-    auto reply = co_await connection->execute(std::move(command));
-    detail::expect_reply(reply, kind::array, "get_many", keys.front());
-    if (reply.elements.size() != keys.size())
-      detail::throw_error(errc::protocol_error, "get_many: MGET answered for another key count");
-    values.reserve(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      auto& element = reply.elements[i];
-      if (element.type == kind::nil) {
-        values.emplace_back();
-      } else {
-        detail::expect_reply(element, kind::string, "get_many", keys[i]);
-        values.emplace_back(decode(std::move(element.str), "get_many", keys[i]));
+    return connection_->execute(std::move(command), [keys = std::move(keys)](
+                                                        detail::redis_reply&& reply) {
+      detail::expect_reply(reply, kind::array, "get_many", keys.front());
+      if (reply.elements.size() != keys.size())
+        detail::throw_error(errc::protocol_error, "get_many: MGET answered for another key count");
+      result values;
+      values.reserve(keys.size());
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        auto& element = reply.elements[i];
+        if (element.type == kind::nil) {
+          values.emplace_back();
+        } else {
+          detail::expect_reply(element, kind::string, "get_many", keys[i]);
+          values.emplace_back(decode(std::move(element.str), "get_many", keys[i]));
+        }
       }
-    }
-    co_return values;
+      return values;
+    });
   }
 
   asio::awaitable<bool> do_set_many(item_list items, optional_ttl ttl) override {
-    if (items.empty()) co_return true;
-    auto connection = connection_;
-    if (!ttl) {
-      // MSET applies its pairs in order, so a later duplicate key wins as the contract says.
-      detail::redis_command command{"MSET"};
-      for (const auto& [key, value] : items) {
-        command.push_back(prefix_, key);
-        command.push_back(encode(value, "set_many", key));
+    if (items.empty()) return detail::value_when_awaited(true);
+    try {
+      if (!ttl) {
+        // MSET applies its pairs in order, so a later duplicate key wins as the contract says.
+        detail::redis_command command{"MSET"};
+        for (const auto& [key, value] : items) {
+          command.push_back(prefix_, key);
+          command.push_back(encode(value, "set_many", key));
+        }
+        return connection_->execute(std::move(command), [key = std::move(items.front().first)](
+                                                            detail::redis_reply&& reply) {
+          detail::expect_reply(reply, kind::status, "set_many", key);
+          return true;
+        });
       }
-      const auto reply = co_await connection->execute(std::move(command));
-      detail::expect_reply(reply, kind::status, "set_many", items.front().first);
-      co_return true;
+      // MSET cannot set an expiry: SET ... PX per item, made atomic by MULTI/EXEC.
+      std::vector<detail::redis_command> batch;
+      batch.reserve(items.size() + 2);
+      batch.push_back({"MULTI"});
+      for (const auto& [key, value] : items)
+        batch.push_back(set_command(key, encode(value, "set_many", key), ttl));
+      batch.push_back({"EXEC"});
+      return transaction(connection_->execute_batch(std::move(batch)), std::move(items));
+    } catch (...) {
+      return detail::rethrow_when_awaited<bool>(std::current_exception());
     }
-    // MSET cannot set an expiry: SET ... PX per item, made atomic by MULTI/EXEC.
-    std::vector<detail::redis_command> batch;
-    batch.reserve(items.size() + 2);
-    batch.push_back({"MULTI"});
-    for (const auto& [key, value] : items)
-      batch.push_back(set_command(key, encode(value, "set_many", key), ttl));
-    batch.push_back({"EXEC"});
-    const auto replies = co_await connection->execute_batch(std::move(batch));
+  }
+
+  // Checks the replies of a MULTI/EXEC set_many.
+  static asio::awaitable<bool> transaction(asio::awaitable<std::vector<detail::redis_reply>> run,
+                                           item_list items) {
+    const auto replies = co_await std::move(run);
     // MULTI answers OK and each SET QUEUED; a command Redis refuses to queue aborts the EXEC.
     const auto& first_key = items.front().first;
     for (std::size_t i = 0; i + 1 < replies.size(); ++i) {
@@ -254,13 +279,14 @@ class RedisCacheBackend final : public CacheBackend<T> {
   }
 
   asio::awaitable<std::size_t> do_erase_many(key_list keys) override {
-    if (keys.empty()) co_return 0;
-    auto connection = connection_;
+    if (keys.empty()) return detail::value_when_awaited(std::size_t{0});
     // DEL counts a key listed twice once, as the contract wants.
     detail::redis_command command{"DEL"};
     for (const auto& key : keys) command.push_back(prefix_, key);
-    const auto reply = co_await connection->execute(std::move(command));
-    co_return static_cast<std::size_t>(detail::expect_integer(reply, "erase_many", keys.front()));
+    return connection_->execute(
+        std::move(command), [key = std::move(keys.front())](detail::redis_reply&& reply) {
+          return static_cast<std::size_t>(detail::expect_integer(reply, "erase_many", key));
+        });
   }
 
   asio::awaitable<std::int64_t> do_incr(std::string key, std::int64_t delta, std::int64_t initial,
@@ -292,6 +318,8 @@ class RedisCacheBackend final : public CacheBackend<T> {
     options.command_timeout = s.command_timeout;
     options.reconnect_min = s.reconnect_min;
     options.reconnect_max = s.reconnect_max;
+    options.health_check_interval = s.health_check_interval;
+    options.start_offline = s.allow_start_offline;
     return options;
   }
 
@@ -376,44 +404,48 @@ class RedisCacheBackend final : public CacheBackend<T> {
 
   std::string stored(std::string_view key) const { return prefix_ + std::string(key); }
 
-  asio::awaitable<ttl_result> ttl_of(std::string stored_key, std::string key) {
-    auto connection = connection_;
-    detail::redis_command command{"PTTL", std::move(stored_key)};
-    const auto reply = co_await connection->execute(std::move(command));
-    const auto ttl = detail::expect_integer(reply, "get_ttl", key);
-    if (ttl == -2) co_return std::nullopt;
-    if (ttl == -1) co_return no_expiry;
-    co_return std::chrono::milliseconds(ttl);
-  }
-
-  asio::awaitable<std::size_t> change_set(const char* verb, const char* operation, std::string key,
-                                          std::vector<T> members) {
-    if (members.empty()) co_return 0;
-    auto connection = connection_;
+  // DEL or EXISTS of one key: true when the count is positive.
+  asio::awaitable<bool> count_is_positive(std::string_view verb, const char* operation,
+                                          std::string key) {
     auto command = keyed_command(verb, key);
-    for (const auto& member : members) command.push_back(encode(member, operation, key));
-    const auto reply = co_await connection->execute(std::move(command));
-    co_return static_cast<std::size_t>(detail::expect_integer(reply, operation, key));
+    return connection_->execute(std::move(command),
+                                [operation, key = std::move(key)](detail::redis_reply&& reply) {
+                                  return detail::expect_integer(reply, operation, key) > 0;
+                                });
   }
 
-  static asio::awaitable<bool> changed_any(asio::awaitable<std::size_t> change) {
-    co_return co_await std::move(change) > 0;
+  // SADD or SREM: how many members changed (Result std::size_t), or whether any did (bool).
+  template <class Result>
+  asio::awaitable<Result> change_set(const char* verb, const char* operation, std::string key,
+                                     std::span<const T> members) {
+    if (members.empty()) return detail::value_when_awaited(Result{});
+    detail::redis_command command;
+    try {
+      command = keyed_command(verb, key);
+      for (const auto& member : members) command.push_back(encode(member, operation, key));
+    } catch (...) {
+      return detail::rethrow_when_awaited<Result>(std::current_exception());
+    }
+    return connection_->execute(
+        std::move(command), [operation, key = std::move(key)](detail::redis_reply&& reply) {
+          const auto changed = detail::expect_integer(reply, operation, key);
+          if constexpr (std::is_same_v<Result, bool>) {
+            return changed > 0;
+          } else {
+            return static_cast<Result>(changed);
+          }
+        });
   }
 
-  asio::awaitable<std::vector<T>> members_of(std::string stored_key, std::string key) {
-    auto connection = connection_;
-    detail::redis_command command{"SMEMBERS", std::move(stored_key)};
-    const auto reply = co_await connection->execute(std::move(command));
-    std::vector<T> members;
-    for (const auto& element :
-         detail::expect_reply(reply, kind::array, "get_set_members", key).elements)
-      members.push_back(
-          decode(detail::expect_reply(element, kind::string, "get_set_members", key).str,
-                 "get_set_members", key));
-    co_return members;
+  static asio::awaitable<bool> cleared(std::shared_ptr<detail::redis_connection> connection,
+                                       std::string escaped_prefix) {
+    co_await detail::unlink_matching(std::move(connection), std::move(escaped_prefix) + "*",
+                                     "clear");
+    co_return true;
   }
 
   std::string prefix_;
+  bool start_offline_;
   std::shared_ptr<detail::redis_connection> connection_;
   std::string script_sha_;
 };

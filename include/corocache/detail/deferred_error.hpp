@@ -1,5 +1,6 @@
-// An awaitable that fails when awaited, so argument errors found before a coroutine starts still
-// reach the caller the asio way: through co_await or the completion handler of co_spawn.
+// Awaitables decided before any I/O. One that fails when awaited, so argument errors found before a
+// coroutine starts still reach the caller the asio way: through co_await or the completion handler
+// of co_spawn.
 #pragma once
 
 #include <exception>
@@ -18,6 +19,12 @@ template <>
 inline asio::awaitable<void> rethrow_when_awaited<void>(std::exception_ptr error) {
   std::rethrow_exception(error);
   co_return;
+}
+
+/// An awaitable that completes with `value` (for an operation with nothing to send).
+template <class R>
+asio::awaitable<R> value_when_awaited(R value) {
+  co_return value;
 }
 
 }  // namespace corocache::detail

@@ -35,6 +35,11 @@ const redis_reply& expect_reply(const redis_reply& reply, redis_reply::kind expe
 [[nodiscard]] asio::awaitable<std::size_t> unlink_matching(
     std::shared_ptr<redis_connection> connection, std::string pattern, std::string operation);
 
+/// Fails with errc::unsupported, naming the version, when the server is older than Redis 6.0
+/// (the counter script needs SET ... KEEPTTL).
+[[nodiscard]] asio::awaitable<void> check_server_version(
+    std::shared_ptr<redis_connection> connection);
+
 /// Loads the counter script into the server's cache; its SHA1, or "" when the server refused
 /// (the counter then always sends the script with EVAL).
 [[nodiscard]] asio::awaitable<std::string> load_counter_script(
