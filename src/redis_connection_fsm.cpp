@@ -271,6 +271,7 @@ redis_connection_stats redis_connection_fsm::stats() const {
   for (std::size_t i = 0; i < s.errors.size(); ++i) s.errors[i] = totals.errors[i].get();
   s.timeouts = s.errors_with(errc::timeout);
   s.cancellations = s.errors_with(errc::cancelled);
+  s.disconnects = disconnects_.get();
   s.reconnects = reconnects_.get();
   s.handshake_failures = handshake_failures_.get();
   s.health_checks = health_checks_.get();
@@ -320,6 +321,7 @@ void redis_connection_fsm::attempt_failed(errc code, const std::string& why) {
 }
 
 void redis_connection_fsm::connection_down(const std::string& why) {
+  disconnects_.add();
   drop_transport();
   pipeline_.fail_written(errc::connection_error, config_.where + ": " + why);
   pipeline_.fail_waiting(errc::connection_error, config_.where + ": " + why);
@@ -373,6 +375,7 @@ void redis_connection_fsm::check_deadlines() {
       // connection is reset and every command written on it fails.
       if (pipeline_.written_expired(tick_)) {
         const auto why = "no reply within " + milliseconds(config_.command_timeout);
+        disconnects_.add();
         drop_transport();
         pipeline_.fail_written_after_timeout(
             tick_, config_.where + ": " + why + "; the connection was reset",

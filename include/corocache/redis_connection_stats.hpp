@@ -20,6 +20,9 @@ struct redis_connection_stats {
   std::uint64_t timeouts = 0;
   /// Operations cancelled by their caller (errc::cancelled).
   std::uint64_t cancellations = 0;
+  /// Connections lost or reset (the server closed it, a write failed, a command or health check
+  /// got no reply in time).
+  std::uint64_t disconnects = 0;
   /// Connections re-established after one was lost.
   std::uint64_t reconnects = 0;
   /// Connect attempts whose AUTH or SELECT the server refused.

@@ -82,13 +82,7 @@ redis_server::redis_server(options opts) : options_(std::move(opts)) {
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("redis_server: mkdtemp failed");
   dir_ = pattern;
   if (options_.unix_socket) unix_path_ = dir_ + "/redis.sock";
-  {
-    std::ofstream conf(dir_ + "/redis.conf");
-    conf << "bind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\n"
-         << "dir " << dir_ << "\nlogfile " << dir_ << "/redis.log\n";
-    if (!unix_path_.empty()) conf << "unixsocket " << unix_path_ << "\nunixsocketperm 700\n";
-    for (const auto& line : options_.config) conf << line << '\n';
-  }
+  write_config();
   // The port is free when chosen but may be taken before the server binds it: retry then.
   for (int tries = 0;; ++tries) {
     port_ = free_loopback_port();
@@ -102,6 +96,19 @@ redis_server::redis_server(options opts) : options_(std::move(opts)) {
       }
     }
   }
+}
+
+void redis_server::write_config() const {
+  std::ofstream conf(dir_ + "/redis.conf");
+  conf << "bind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\n"
+       << "dir " << dir_ << "\nlogfile " << dir_ << "/redis.log\n";
+  if (!unix_path_.empty()) conf << "unixsocket " << unix_path_ << "\nunixsocketperm 700\n";
+  for (const auto& line : options_.config) conf << line << '\n';
+}
+
+void redis_server::set_config(std::vector<std::string> config) {
+  options_.config = std::move(config);
+  write_config();
 }
 
 redis_server::~redis_server() {

@@ -36,6 +36,8 @@ class redis_server {
   void kill();
   /// SIGTERM and wait for the process to exit.
   void stop();
+  /// Replaces the extra configuration lines; takes effect at the next restart().
+  void set_config(std::vector<std::string> config);
   /// Starts the server again on the same port (stopping it first if it runs).
   void restart();
   /// SIGSTOP: connections stay open but nothing is answered.
@@ -48,6 +50,7 @@ class redis_server {
   [[nodiscard]] std::string command(const std::string& inline_command) const;
 
  private:
+  void write_config() const;
   void start();
   void wait_until_ready();
   void signal_and_wait(int signal);

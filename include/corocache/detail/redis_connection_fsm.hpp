@@ -175,6 +175,7 @@ class redis_connection_fsm {
 
   relaxed_counter submitted_;
   relaxed_counter refused_;  // completed without entering the pipeline
+  relaxed_counter disconnects_;
   relaxed_counter reconnects_;
   relaxed_counter handshake_failures_;
   relaxed_counter health_checks_;
