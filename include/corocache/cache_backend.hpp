@@ -16,7 +16,11 @@
 //   text for string types, the number for arithmetic types.
 // - invalidate_pattern(glob) removes the keys matching a Redis glob (see glob.hpp).
 // - Operations need initialize() to have completed (errc::not_initialized before) and fail with
-//   errc::shut_down after shutdown(). Both lifecycle calls are idempotent.
+//   errc::shut_down after shutdown(). An operation created before the backend runs checks again
+//   when awaited, so one created before initialize() and awaited after it runs; one created
+//   while it runs is handed to the backend at once (for Redis it then fails with
+//   errc::shut_down if the backend is shut down or destroyed before it completes). Both lifecycle
+//   calls are idempotent; a second initialize() while one is in progress waits for its outcome.
 #pragma once
 
 #include <atomic>
@@ -24,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -32,6 +37,7 @@
 #include <asio/awaitable.hpp>
 
 #include "corocache/detail/deferred_error.hpp"
+#include "corocache/detail/lifecycle.hpp"
 #include "corocache/error.hpp"
 #include "corocache/get_or_set.hpp"
 
@@ -58,96 +64,125 @@ class CacheBackend {
   CacheBackend() = default;
   CacheBackend(const CacheBackend&) = delete;
   CacheBackend& operator=(const CacheBackend&) = delete;
-  virtual ~CacheBackend() = default;
+  /// Operations created earlier and awaited later fail with errc::shut_down.
+  virtual ~CacheBackend() { life_->stop(); }
 
-  /// Prepares the backend (connects, for a networked one). Completes at once if already done.
+  /// Prepares the backend (connects, for a networked one). Completes at once if already done;
+  /// while another initialize() is in progress, waits for it and shares its outcome. A failed
+  /// initialize() can be retried; one that ends after shutdown() fails with errc::shut_down.
   [[nodiscard]] asio::awaitable<void> initialize() {
-    int expected = created;
-    if (!state_.compare_exchange_strong(expected, initializing)) {
-      if (expected == running) co_return;
-      if (expected == initializing)
-        detail::throw_error(errc::not_initialized, "initialize: already in progress");
-      detail::throw_error(errc::shut_down, "initialize: backend was shut down");
+    auto life = life_;  // this coroutine may outlive nothing it does not hold
+    int seen = 0;
+    if (!life->begin_initialization(seen)) {
+      if (seen == detail::lifecycle::running) co_return;
+      if (seen == detail::lifecycle::stopped)
+        detail::throw_error(errc::shut_down, "initialize: backend was shut down");
+      co_await life->wait_for_initialization();
+      co_return;
     }
+    std::exception_ptr failure;
     try {
       co_await do_initialize();
     } catch (...) {
-      state_.store(created);
-      throw;
+      failure = std::current_exception();
     }
-    int still_initializing = initializing;
-    if (!state_.compare_exchange_strong(still_initializing, running)) co_await do_shutdown();
+    if (failure) {
+      life->abandon_initialization();  // a shutdown() meanwhile stays final
+      life->publish(failure);
+      std::rethrow_exception(failure);
+    }
+    if (!life->finish_initialization()) {
+      // shutdown() came while initializing: release what do_initialize() acquired.
+      co_await do_shutdown();
+      auto stopped = detail::lifecycle::make_error(errc::shut_down, "initialize",
+                                                   "shutdown() was called meanwhile");
+      life->publish(stopped);
+      std::rethrow_exception(stopped);
+    }
+    life->publish(nullptr);
   }
 
   /// Releases the backend's resources; pending operations fail with errc::shut_down. Final.
   [[nodiscard]] asio::awaitable<void> shutdown() {
-    const int previous = state_.exchange(stopped);
-    if (previous == running) co_await do_shutdown();
+    if (life_->stop() == detail::lifecycle::running) co_await do_shutdown();
   }
 
   /// The value stored under `key`, or an empty optional when it is missing or expired.
   [[nodiscard]] asio::awaitable<std::optional<T>> get(std::string key) {
-    if (auto e = unusable("get")) return detail::rethrow_when_awaited<std::optional<T>>(e);
-    return do_get(std::move(key));
+    return when_running<std::optional<T>>(
+        "get", [this, key = std::move(key)]() mutable { return do_get(std::move(key)); });
   }
 
   /// Stores `value` under `key`, replacing any value and expiry. Returns true when stored.
   [[nodiscard]] asio::awaitable<bool> set(std::string key, T value,
                                           optional_ttl ttl = std::nullopt) {
-    if (auto e = unusable("set", ttl)) return detail::rethrow_when_awaited<bool>(e);
-    return do_set(std::move(key), std::move(value), ttl);
+    return when_running<bool>(
+        "set",
+        [this, key = std::move(key), value = std::move(value), ttl]() mutable {
+          return do_set(std::move(key), std::move(value), ttl);
+        },
+        ttl);
   }
 
   /// Removes `key`. Returns true when a (live) key was removed.
   [[nodiscard]] asio::awaitable<bool> erase(std::string key) {
-    if (auto e = unusable("erase")) return detail::rethrow_when_awaited<bool>(e);
-    return do_erase(std::move(key));
+    return when_running<bool>(
+        "erase", [this, key = std::move(key)]() mutable { return do_erase(std::move(key)); });
   }
 
   /// True when `key` holds a value that has not expired.
   [[nodiscard]] asio::awaitable<bool> exists(std::string key) {
-    if (auto e = unusable("exists")) return detail::rethrow_when_awaited<bool>(e);
-    return do_exists(std::move(key));
+    return when_running<bool>(
+        "exists", [this, key = std::move(key)]() mutable { return do_exists(std::move(key)); });
   }
 
   /// Removes every key matching the Redis glob `pattern`; returns how many were removed.
   [[nodiscard]] asio::awaitable<std::size_t> invalidate_pattern(std::string pattern) {
-    if (auto e = unusable("invalidate_pattern"))
-      return detail::rethrow_when_awaited<std::size_t>(e);
-    return do_invalidate_pattern(std::move(pattern));
+    return when_running<std::size_t>("invalidate_pattern",
+                                     [this, pattern = std::move(pattern)]() mutable {
+                                       return do_invalidate_pattern(std::move(pattern));
+                                     });
   }
 
   /// Removes every key of this backend (for Redis: every key under its prefix).
   [[nodiscard]] asio::awaitable<bool> clear() {
-    if (auto e = unusable("clear")) return detail::rethrow_when_awaited<bool>(e);
-    return do_clear();
+    return when_running<bool>("clear", [this] { return do_clear(); });
   }
 
   /// One result per key, in the order of `keys`; duplicates are allowed and each gets a result.
   [[nodiscard]] asio::awaitable<std::vector<std::optional<T>>> get_many(key_list keys) {
-    using result = std::vector<std::optional<T>>;
-    if (auto e = unusable("get_many")) return detail::rethrow_when_awaited<result>(e);
-    return do_get_many(std::move(keys));
+    return when_running<std::vector<std::optional<T>>>(
+        "get_many",
+        [this, keys = std::move(keys)]() mutable { return do_get_many(std::move(keys)); });
   }
 
   /// Stores every item with the same TTL; a later duplicate key wins. Returns true when stored.
   [[nodiscard]] asio::awaitable<bool> set_many(item_list items, optional_ttl ttl = std::nullopt) {
-    if (auto e = unusable("set_many", ttl)) return detail::rethrow_when_awaited<bool>(e);
-    return do_set_many(std::move(items), ttl);
+    return when_running<bool>(
+        "set_many",
+        [this, items = std::move(items), ttl]() mutable {
+          return do_set_many(std::move(items), ttl);
+        },
+        ttl);
   }
 
   /// Removes every listed key; returns how many distinct live keys were removed.
   [[nodiscard]] asio::awaitable<std::size_t> erase_many(key_list keys) {
-    if (auto e = unusable("erase_many")) return detail::rethrow_when_awaited<std::size_t>(e);
-    return do_erase_many(std::move(keys));
+    return when_running<std::size_t>("erase_many", [this, keys = std::move(keys)]() mutable {
+      return do_erase_many(std::move(keys));
+    });
   }
 
   /// Adds `amount` to the counter at `key` (created from `initial` when missing); the new value.
   [[nodiscard]] asio::awaitable<std::int64_t> incr(std::string key, std::int64_t amount = 1,
                                                    std::int64_t initial = 0,
                                                    optional_ttl ttl = std::nullopt) {
-    if (auto e = unusable("incr", ttl)) return detail::rethrow_when_awaited<std::int64_t>(e);
-    return do_incr(std::move(key), amount, initial, ttl);
+    return when_running<std::int64_t>(
+        "incr",
+        [this, key = std::move(key), amount, initial, ttl]() mutable {
+          return do_incr(std::move(key), amount, initial, ttl);
+        },
+        ttl);
   }
 
   /// The value under `key`; on a miss, loader()'s value, stored with `ttl`. Concurrent callers
@@ -178,13 +213,17 @@ class CacheBackend {
   [[nodiscard]] asio::awaitable<std::int64_t> decr(std::string key, std::int64_t amount = 1,
                                                    std::int64_t initial = 0,
                                                    optional_ttl ttl = std::nullopt) {
-    if (auto e = unusable("decr", ttl)) return detail::rethrow_when_awaited<std::int64_t>(e);
     if (amount == std::numeric_limits<std::int64_t>::min()) {
       return detail::rethrow_when_awaited<std::int64_t>(std::make_exception_ptr(cache_error(
           errc::overflow,
           "decr " + detail::printable_key(key) + ": the amount INT64_MIN cannot be negated")));
     }
-    return do_incr(std::move(key), -amount, initial, ttl);
+    return when_running<std::int64_t>(
+        "decr",
+        [this, key = std::move(key), amount, initial, ttl]() mutable {
+          return do_incr(std::move(key), -amount, initial, ttl);
+        },
+        ttl);
   }
 
  protected:
@@ -215,39 +254,44 @@ class CacheBackend {
   virtual asio::awaitable<std::int64_t> do_incr(std::string key, std::int64_t delta,
                                                 std::int64_t initial, optional_ttl ttl) = 0;
 
-  /// The error an operation named `operation` must fail with now, or null when it may run.
-  /// Backends use it for their own extra operations (e.g. Redis sets).
-  [[nodiscard]] std::exception_ptr unusable(const char* operation,
-                                            optional_ttl ttl = std::nullopt) const {
-    const int state = state_.load(std::memory_order_acquire);
-    if (state != running) {
-      return state == stopped
-                 ? make_error(errc::shut_down, operation, "the backend was shut down")
-                 : make_error(errc::not_initialized, operation, "call initialize() first");
+  /// `start()` (which returns the operation's awaitable) right away when the backend is running;
+  /// otherwise an awaitable that checks the lifecycle again when awaited, and then fails with
+  /// errc::not_initialized or errc::shut_down, or runs `start()` if the backend is running by
+  /// then. Backends use it for their own extra operations (e.g. Redis sets). An operation the
+  /// backend has begun must hold what it needs, not `this`, if it is to outlive the backend.
+  /// A `ttl` <= 0 fails with errc::invalid_argument (after the lifecycle checks).
+  template <class R, class Start>
+  [[nodiscard]] asio::awaitable<R> when_running(const char* operation, Start&& start,
+                                                optional_ttl ttl = std::nullopt) {
+    auto bad_ttl = invalid_ttl(operation, ttl);
+    if (life_->is_running()) {
+      if (bad_ttl) return detail::rethrow_when_awaited<R>(std::move(bad_ttl));
+      return start();
     }
-    if (ttl && ttl->count() <= 0) {
-      return make_error(errc::invalid_argument, operation,
-                        "TTL must be positive, got " + std::to_string(ttl->count()) + "ms");
-    }
-    return nullptr;
+    return detail::start_when_running<R>(life_, operation, std::move(bad_ttl),
+                                         std::forward<Start>(start));
   }
 
  private:
-  enum lifecycle : int { created, initializing, running, stopped };
-
-  static std::exception_ptr make_error(errc code, const char* operation, const std::string& why) {
-    return std::make_exception_ptr(cache_error(code, std::string(operation) + ": " + why));
+  static std::exception_ptr invalid_ttl(const char* operation, optional_ttl ttl) {
+    if (!ttl || ttl->count() > 0) return nullptr;
+    return std::make_exception_ptr(cache_error(
+        errc::invalid_argument, std::string(operation) + ": TTL must be positive, got " +
+                                    std::to_string(ttl->count()) + "ms"));
   }
 
   std::exception_ptr unusable_for_get_or_set(const get_or_set_options& options) const {
-    if (auto e = unusable("get_or_set", options.ttl)) return e;
-    if (options.stale_for.count() < 0 || (options.stale_for.count() > 0 && !options.ttl))
-      return make_error(errc::invalid_argument, "get_or_set",
-                        "stale_for must be >= 0, and needs a ttl (the fresh window)");
+    if (auto e = life_->error_for("get_or_set")) return e;
+    if (auto e = invalid_ttl("get_or_set", options.ttl)) return e;
+    if (options.stale_for.count() < 0 || (options.stale_for.count() > 0 && !options.ttl)) {
+      return detail::lifecycle::make_error(
+          errc::invalid_argument, "get_or_set",
+          "stale_for must be >= 0, and needs a ttl (the fresh window)");
+    }
     return nullptr;
   }
 
-  std::atomic<int> state_{created};
+  std::shared_ptr<detail::lifecycle> life_ = std::make_shared<detail::lifecycle>();
   detail::flight_table<T> loads_;
 };
 

@@ -97,53 +97,61 @@ class RedisCacheBackend final : public CacheBackend<T> {
   /// The remaining lifetime of `key`: empty when it is missing, corocache::no_expiry when it
   /// never expires.
   [[nodiscard]] asio::awaitable<ttl_result> get_ttl(std::string key) {
-    if (auto e = this->unusable("get_ttl")) return detail::rethrow_when_awaited<ttl_result>(e);
-    auto command = keyed_command("PTTL", key);
-    return connection_->execute(std::move(command),
-                                [key = std::move(key)](detail::redis_reply&& reply) -> ttl_result {
-                                  const auto ttl = detail::expect_integer(reply, "get_ttl", key);
-                                  if (ttl == -2) return std::nullopt;
-                                  if (ttl == -1) return no_expiry;
-                                  return std::chrono::milliseconds(ttl);
-                                });
+    return this->template when_running<ttl_result>("get_ttl", [this,
+                                                               key = std::move(key)]() mutable {
+      auto command = keyed_command("PTTL", key);
+      return connection_->execute(
+          std::move(command), [key = std::move(key)](detail::redis_reply&& reply) -> ttl_result {
+            const auto ttl = detail::expect_integer(reply, "get_ttl", key);
+            if (ttl == -2) return std::nullopt;
+            if (ttl == -1) return no_expiry;
+            return std::chrono::milliseconds(ttl);
+          });
+    });
   }
 
   /// Adds `member` to the set at `key` (created when missing); true when it was not there yet.
   /// errc::wrong_type when `key` holds a value that is not a set.
   [[nodiscard]] asio::awaitable<bool> add_to_set(std::string key, T member) {
-    if (auto e = this->unusable("add_to_set")) return detail::rethrow_when_awaited<bool>(e);
-    return change_set<bool>("SADD", "add_to_set", std::move(key), std::span(&member, 1));
+    return this->template when_running<bool>(
+        "add_to_set", [this, key = std::move(key), member = std::move(member)]() mutable {
+          return change_set<bool>("SADD", "add_to_set", std::move(key), std::span(&member, 1));
+        });
   }
 
   /// Adds every member to the set at `key`; returns how many were not there yet.
   [[nodiscard]] asio::awaitable<std::size_t> add_many_to_set(std::string key,
                                                              std::vector<T> members) {
-    if (auto e = this->unusable("add_many_to_set"))
-      return detail::rethrow_when_awaited<std::size_t>(e);
-    return change_set<std::size_t>("SADD", "add_many_to_set", std::move(key), members);
+    return this->template when_running<std::size_t>(
+        "add_many_to_set", [this, key = std::move(key), members = std::move(members)]() mutable {
+          return change_set<std::size_t>("SADD", "add_many_to_set", std::move(key), members);
+        });
   }
 
   /// The members of the set at `key`, in no particular order; empty when `key` is missing.
   [[nodiscard]] asio::awaitable<std::vector<T>> get_set_members(std::string key) {
-    if (auto e = this->unusable("get_set_members"))
-      return detail::rethrow_when_awaited<std::vector<T>>(e);
-    auto command = keyed_command("SMEMBERS", key);
-    return connection_->execute(
-        std::move(command), [key = std::move(key)](detail::redis_reply&& reply) {
-          std::vector<T> members;
-          for (auto& element :
-               detail::expect_reply(reply, kind::array, "get_set_members", key).elements) {
-            detail::expect_reply(element, kind::string, "get_set_members", key);
-            members.push_back(decode(std::move(element.str), "get_set_members", key));
-          }
-          return members;
+    return this->template when_running<std::vector<T>>(
+        "get_set_members", [this, key = std::move(key)]() mutable {
+          auto command = keyed_command("SMEMBERS", key);
+          return connection_->execute(
+              std::move(command), [key = std::move(key)](detail::redis_reply&& reply) {
+                std::vector<T> members;
+                for (auto& element :
+                     detail::expect_reply(reply, kind::array, "get_set_members", key).elements) {
+                  detail::expect_reply(element, kind::string, "get_set_members", key);
+                  members.push_back(decode(std::move(element.str), "get_set_members", key));
+                }
+                return members;
+              });
         });
   }
 
   /// Removes `member` from the set at `key`; true when it was there.
   [[nodiscard]] asio::awaitable<bool> remove_from_set(std::string key, T member) {
-    if (auto e = this->unusable("remove_from_set")) return detail::rethrow_when_awaited<bool>(e);
-    return change_set<bool>("SREM", "remove_from_set", std::move(key), std::span(&member, 1));
+    return this->template when_running<bool>(
+        "remove_from_set", [this, key = std::move(key), member = std::move(member)]() mutable {
+          return change_set<bool>("SREM", "remove_from_set", std::move(key), std::span(&member, 1));
+        });
   }
 
  protected:

@@ -16,49 +16,13 @@
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
-#include <asio/associated_executor.hpp>
-#include <asio/execution/outstanding_work.hpp>
-#include <asio/post.hpp>
-#include <asio/prefer.hpp>
 
+#include "corocache/detail/caller_completion.hpp"
 #include "corocache/detail/pending_op.hpp"
 #include "corocache/detail/redis_command.hpp"
 #include "corocache/detail/redis_reply.hpp"
 
 namespace corocache::detail {
-
-/// The caller's handler plus work on its executor; run() posts a function of the handler there.
-template <class Handler>
-class caller_completion {
- public:
-  caller_completion(Handler handler, const asio::any_io_executor& fallback)
-      : caller_completion(std::move(handler), fallback, 0) {}
-
-  /// Posts `function(std::move(handler))` to the caller's executor. The work guard travels with
-  /// it and is released by the caller's thread: this thread must not touch the caller's execution
-  /// context once the function is queued there, since the caller may destroy it right after.
-  template <class Function>
-  void post(Function&& function) noexcept {
-    const auto executor = asio::prefer(work_, asio::execution::outstanding_work.untracked);
-    asio::post(executor, [handler = std::move(handler_), work = std::move(work_),
-                          function = std::forward<Function>(function)]() mutable {
-      function(std::move(handler));
-    });
-  }
-
- private:
-  // `handler` is read for its executor before it is moved from.
-  caller_completion(Handler&& handler, const asio::any_io_executor& fallback, int)
-      : work_(asio::prefer(asio::get_associated_executor(handler, fallback),
-                           asio::execution::outstanding_work.tracked)),
-        handler_(std::move(handler)) {}
-
-  std::decay_t<decltype(asio::prefer(
-      std::declval<asio::associated_executor_t<Handler, asio::any_io_executor>>(),
-      asio::execution::outstanding_work.tracked))>
-      work_;
-  Handler handler_;
-};
 
 /// One command whose reply `decode` turns into the caller's result. `decode`
 /// (`Result(redis_reply&&)`, may throw) runs on the caller's executor just before the caller
