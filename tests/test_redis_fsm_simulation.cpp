@@ -20,6 +20,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <hiredis/hiredis.h>
@@ -256,7 +257,8 @@ class simulation {
       connection.replies.pop_front();
     }
     const auto attempt = connection.attempt;
-    for (auto* reply : parse(bytes)) {
+    auto replies = parse(bytes);
+    for (auto*& reply : replies) {
       if (connection.handshake_replies_seen < handshake_size_) {
         ++connection.handshake_replies_seen;
         if (reply->type == REDIS_REPLY_ERROR) ++handshakes_rejected_;
@@ -265,8 +267,11 @@ class simulation {
           connection.handshake_acknowledged = true;
       }
       fsm_->on_reply(attempt, *reply);
-      freeReplyObject(reply);
+      freeReplyObject(std::exchange(reply, nullptr));
       if (fsm_->attempt() != attempt) break;  // the machine dropped the connection
+    }
+    for (auto* unread : replies) {
+      if (unread != nullptr) freeReplyObject(unread);
     }
     fsm_->on_read_done(attempt);
   }
