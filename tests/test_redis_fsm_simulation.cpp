@@ -88,6 +88,17 @@ std::string bulk(const std::string& s) {
   return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
 }
 
+// The simulated server's end of one connection attempt.
+struct server_connection {
+  std::uint64_t attempt = 0;
+  bool reject_auth = false;
+  bool reject_select = false;
+  bool paused = false;
+  std::size_t handshake_replies_seen = 0;  // handshake replies delivered to the machine
+  bool handshake_acknowledged = false;     // every handshake reply delivered, all OK
+  std::deque<std::string> replies;         // RESP, in order
+};
+
 class simulation {
  public:
   explicit simulation(std::uint64_t seed) : random_(seed), seed_(seed) {}
@@ -151,16 +162,6 @@ class simulation {
   }
 
  private:
-  // The simulated server's end of one connection attempt.
-  struct server_connection {
-    std::uint64_t attempt = 0;
-    bool reject_auth = false;
-    bool reject_select = false;
-    bool paused = false;
-    std::size_t handshake_replies_seen = 0;  // handshake replies delivered to the machine
-    bool handshake_acknowledged = false;     // every handshake reply delivered, all OK
-    std::deque<std::string> replies;         // RESP, in order
-  };
 
   std::uint64_t pick(std::uint64_t n) {
     return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(random_);
