@@ -270,22 +270,6 @@ class RedisCacheBackend final : public CacheBackend<T> {
     }
   }
 
-  // Checks the replies of a MULTI/EXEC set_many.
-  static asio::awaitable<bool> transaction(asio::awaitable<std::vector<detail::redis_reply>> run,
-                                           item_list items) {
-    const auto replies = co_await std::move(run);
-    // MULTI answers OK and each SET QUEUED; a command Redis refuses to queue aborts the EXEC.
-    const auto& first_key = items.front().first;
-    for (std::size_t i = 0; i + 1 < replies.size(); ++i) {
-      const auto& item_key = i == 0 ? first_key : items[i - 1].first;
-      detail::expect_reply(replies[i], kind::status, "set_many", item_key);
-    }
-    const auto& executed = detail::expect_reply(replies.back(), kind::array, "set_many", first_key);
-    for (std::size_t i = 0; i < executed.elements.size() && i < items.size(); ++i)
-      detail::expect_reply(executed.elements[i], kind::status, "set_many", items[i].first);
-    co_return true;
-  }
-
   asio::awaitable<std::size_t> do_erase_many(key_list keys) override {
     if (keys.empty()) return detail::value_when_awaited(std::size_t{0});
     // DEL counts a key listed twice once, as the contract wants.
@@ -314,6 +298,21 @@ class RedisCacheBackend final : public CacheBackend<T> {
  private:
   using kind = detail::redis_reply::kind;
 
+  // Checks the replies of a MULTI/EXEC set_many.
+  static asio::awaitable<bool> transaction(asio::awaitable<std::vector<detail::redis_reply>> run,
+                                           item_list items) {
+    const auto replies = co_await std::move(run);
+    // MULTI answers OK and each SET QUEUED; a command Redis refuses to queue aborts the EXEC.
+    const auto& first_key = items.front().first;
+    for (std::size_t i = 0; i + 1 < replies.size(); ++i) {
+      const auto& item_key = i == 0 ? first_key : items[i - 1].first;
+      detail::expect_reply(replies[i], kind::status, "set_many", item_key);
+    }
+    const auto& executed = detail::expect_reply(replies.back(), kind::array, "set_many", first_key);
+    for (std::size_t i = 0; i < executed.elements.size() && i < items.size(); ++i)
+      detail::expect_reply(executed.elements[i], kind::status, "set_many", items[i].first);
+    co_return true;
+  }
   static detail::redis_connection_options connection_options(const detail::redis_settings& s) {
     detail::redis_connection_options options;
     options.endpoint.host = s.address.host;
