@@ -48,7 +48,7 @@ install(FILES
 
 # pkg-config, for builds that are not CMake.
 if(COROCACHE_WITH_REDIS AND corocache_library_type STREQUAL "STATIC_LIBRARY")
-  set(corocache_pc_libs_private "-lhiredis")
+  set(corocache_pc_libs_private "-lhiredis -lssl -lcrypto")
 endif()
 # Relative to the .pc file, so the installed tree can be moved (and installed with --prefix).
 file(RELATIVE_PATH corocache_pc_to_prefix "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")

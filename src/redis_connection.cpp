@@ -31,18 +31,21 @@
 
 #include "corocache/detail/redis_connection_fsm.hpp"
 #include "corocache/error.hpp"
+#include "redis_tls.hpp"
 
 namespace corocache::detail {
 
 std::string redis_endpoint::description() const {
   if (!unix_path.empty()) return "unix:" + unix_path;
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
+  const bool ipv6 = host.find(':') != std::string::npos;
+  auto where = (ipv6 ? "[" + host + "]:" : host + ":") + std::to_string(port);
+  if (tls) where += tls->verify ? " (TLS)" : " (TLS, verify=none: insecure)";
+  return where;
 }
 
 namespace {
 
-using socket_type = asio::generic::stream_protocol::socket;
+using socket_type = redis_socket;
 using strand_type = asio::strand<asio::any_io_executor>;
 
 std::vector<redis_command> handshake_of(const redis_endpoint& endpoint) {
@@ -105,6 +108,28 @@ struct redis_transport {
   std::string last_error;
   std::string writing;
   std::array<char, 64 * 1024> reading;
+  std::unique_ptr<redis_tls_layer> tls;  // rediss://, once the TCP connection is up
+
+  // The one branch between TLS and plain TCP: no virtual call, no allocation on either path.
+  template <class Handler>
+  void async_read_some(Handler&& handler) {
+    if (tls) return tls->stream.async_read_some(asio::buffer(reading), std::move(handler));
+    socket.async_read_some(asio::buffer(reading), std::move(handler));
+  }
+  template <class Handler>
+  void async_write(Handler&& handler) {
+    if (tls) return asio::async_write(tls->stream, asio::buffer(writing), std::move(handler));
+    asio::async_write(socket, asio::buffer(writing), std::move(handler));
+  }
+  /// A read or write error in words; TLS errors name their cause (e.g. a refused certificate).
+  [[nodiscard]] std::string describe(const asio::error_code& ec,
+                                     const redis_endpoint& endpoint) const {
+    if (tls && ec.category() == asio::error::get_ssl_category())
+      return describe_tls_failure(ec, *tls, *endpoint.tls);
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+      return "the server closed the connection";
+    return ec.message();
+  }
 };
 
 class redis_connection_core : public std::enable_shared_from_this<redis_connection_core> {
@@ -113,6 +138,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       : executor_(std::move(executor)),
         strand_(asio::make_strand(executor_)),
         endpoint_(options.endpoint),
+        tls_handshake_limit_(options.connect_timeout / 2),
         fsm_(fsm_config_of(options)),
         tick_timer_(strand_),
         backoff_timer_(strand_) {}
@@ -202,6 +228,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     if (!transport_) return;
     asio::error_code ignored;
     transport_->resolver.cancel();
+    if (transport_->tls) transport_->tls->deadline.cancel();
     transport_->socket.shutdown(socket_type::shutdown_both, ignored);
     transport_->socket.close(ignored);
     transport_.reset();
@@ -242,10 +269,49 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
                                 return self->connect_next(t);
                               }
                               if (self->endpoint_.unix_path.empty()) enable_keepalive(t->socket);
-                              self->fsm_.on_opened(t->attempt);
-                              self->read(t);
-                              self->after_event();
+                              if (self->endpoint_.tls) return self->start_tls(t);
+                              self->opened(t);
                             });
+  }
+
+  void opened(const std::shared_ptr<redis_transport>& t) {
+    fsm_.on_opened(t->attempt);
+    read(t);
+    after_event();
+  }
+
+  // The TLS handshake (with the server's certificate and name verified) is part of opening: the
+  // machine writes nothing, not even AUTH, before on_opened().
+  void start_tls(const std::shared_ptr<redis_transport>& t) {
+    if (!tls_context_) {
+      std::string error;
+      tls_context_ = make_tls_context(*endpoint_.tls, error);
+      if (!tls_context_) return open_failed(*t, error);
+    }
+    t->tls =
+        std::make_unique<redis_tls_layer>(t->socket, *tls_context_, *endpoint_.tls, endpoint_.host);
+    if (tls_handshake_limit_.count() > 0) {
+      t->tls->deadline.expires_after(tls_handshake_limit_);
+      t->tls->deadline.async_wait([self = shared_from_this(), t](const asio::error_code& ec) {
+        if (ec || self->transport_ != t) return;
+        t->tls->timed_out = true;
+        asio::error_code ignored;
+        t->socket.cancel(ignored);
+      });
+    }
+    t->tls->stream.async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(),
+                                                                    t](const asio::error_code& ec) {
+      if (self->transport_ != t) return;
+      t->tls->deadline.cancel();
+      if (t->tls->timed_out) {
+        return self->open_failed(*t, describe_tls_timeout(self->tls_handshake_limit_));
+      }
+      if (ec) {
+        return self->open_failed(
+            *t, "TLS handshake failed: " + describe_tls_failure(ec, *t->tls, *self->endpoint_.tls));
+      }
+      self->opened(t);
+    });
   }
 
   void open_failed(redis_transport& t, const std::string& why) {
@@ -256,13 +322,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   // ----- reading: hiredis's reader turns bytes into replies for the machine
 
   void read(const std::shared_ptr<redis_transport>& t) {
-    t->socket.async_read_some(asio::buffer(t->reading), [self = shared_from_this(), t](
-                                                            const asio::error_code& ec,
-                                                            std::size_t n) {
+    t->async_read_some([self = shared_from_this(), t](const asio::error_code& ec, std::size_t n) {
       if (self->transport_ != t) return;
       if (ec) {
-        self->fsm_.on_lost(
-            t->attempt, ec == asio::error::eof ? "the server closed the connection" : ec.message());
+        self->fsm_.on_lost(t->attempt, t->describe(ec, self->endpoint_));
         return self->after_event();
       }
       if (self->deliver(*t, n)) self->read(t);
@@ -297,16 +360,15 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   void write() {
     auto t = transport_;
     fsm_.take_output(t->writing);
-    asio::async_write(t->socket, asio::buffer(t->writing),
-                      [self = shared_from_this(), t](const asio::error_code& ec, std::size_t) {
-                        if (self->transport_ != t) return;
-                        if (ec) {
-                          self->fsm_.on_lost(t->attempt, "cannot write: " + ec.message());
-                        } else {
-                          self->fsm_.on_written(t->attempt);
-                        }
-                        self->after_event();
-                      });
+    t->async_write([self = shared_from_this(), t](const asio::error_code& ec, std::size_t) {
+      if (self->transport_ != t) return;
+      if (ec) {
+        self->fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec, self->endpoint_));
+      } else {
+        self->fsm_.on_written(t->attempt);
+      }
+      self->after_event();
+    });
   }
 
   // ----- the machine's clock
@@ -325,6 +387,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   asio::any_io_executor executor_;
   strand_type strand_;
   redis_endpoint endpoint_;
+  std::chrono::milliseconds tls_handshake_limit_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // made at the first rediss:// attempt
   redis_connection_fsm fsm_;
   asio::steady_timer tick_timer_;
   asio::steady_timer backoff_timer_;

@@ -6,7 +6,6 @@
 #include <limits>
 
 #include <fmt/format.h>
-#include <hiredis/hiredis.h>
 
 #include "corocache/backend_url.hpp"
 #include "corocache/error.hpp"
@@ -71,6 +70,24 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
   return address;
 }
 
+// ca=, cert=, key=, sni= and verify= of a rediss:// URL; on any other scheme they are unknown
+// parameters. Values are never echoed: a password may have been written as one.
+std::optional<redis_tls_settings> tls_of(const backend_url& url, url_parameters& parameters) {
+  if (url.scheme != "rediss") return std::nullopt;
+  redis_tls_settings tls;
+  tls.ca = parameters.take("ca").value_or("");
+  tls.cert = parameters.take("cert").value_or("");
+  tls.key = parameters.take("key").value_or("");
+  tls.sni = parameters.take("sni").value_or("");
+  if (const auto verify = parameters.take("verify")) {
+    if (*verify != "peer" && *verify != "none") fail(url, "verify must be peer or none");
+    tls.verify = *verify == "peer";
+  }
+  if (tls.cert.empty() != tls.key.empty())
+    fail(url, "a client certificate needs both cert= and key=");
+  return tls;
+}
+
 // The resolved endpoint as a URL for messages: the user-info masked, the database from the path or
 // ?db=, no other parameter.
 std::string describe(const backend_url& url, const redis_address& address) {
@@ -78,8 +95,10 @@ std::string describe(const backend_url& url, const redis_address& address) {
   if (!address.unix_path.empty())
     return fmt::format("unix://{}{}?db={}", credentials, address.unix_path, address.db);
   const bool ipv6 = address.host.find(':') != std::string::npos;
-  return fmt::format("redis://{}{}{}{}:{}/{}", credentials, ipv6 ? "[" : "", address.host,
-                     ipv6 ? "]" : "", address.port, address.db);
+  const bool insecure = address.tls && !address.tls->verify;
+  return fmt::format("{}://{}{}{}{}:{}/{}{}", address.tls ? "rediss" : "redis", credentials,
+                     ipv6 ? "[" : "", address.host, ipv6 ? "]" : "", address.port, address.db,
+                     insecure ? "?verify=none (insecure)" : "");
 }
 
 }  // namespace
@@ -89,17 +108,13 @@ redis_settings resolve_redis_options(const redis_options& options) {
 }
 
 redis_settings resolve_redis_url(const backend_url& url, const redis_options& defaults) {
-  if (url.scheme == "rediss") {
-    throw_error(errc::unsupported,
-                fmt::format("Redis URL \"{}\": TLS not supported by the linked hiredis ({}.{}.{})",
-                            url.redacted(), HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH));
-  }
-  if (url.scheme != "redis" && url.scheme != "unix")
-    fail(url, "the scheme must be redis:// or unix://");
+  if (url.scheme != "redis" && url.scheme != "rediss" && url.scheme != "unix")
+    fail(url, "the scheme must be redis://, rediss:// or unix://");
 
   url_parameters parameters(url);
   redis_settings settings;
   settings.address = address_of(url, parameters);
+  settings.address.tls = tls_of(url, parameters);
   settings.prefix = parameters.take("prefix").value_or(defaults.prefix);
   settings.connect_timeout =
       parameters.take_duration("connect_timeout").value_or(defaults.connect_timeout);

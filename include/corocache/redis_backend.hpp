@@ -68,7 +68,7 @@ class RedisCacheBackend final : public CacheBackend<T> {
   /// What get_ttl() returns: empty for a missing key, no_expiry for a key without a TTL.
   using ttl_result = std::optional<std::chrono::milliseconds>;
 
-  /// Checks `options` (errc::invalid_argument, errc::unsupported) but connects only in
+  /// Checks `options` (errc::invalid_argument) but connects only in
   /// initialize().
   RedisCacheBackend(asio::any_io_executor executor, redis_options options)
       : RedisCacheBackend(std::move(executor), detail::resolve_redis_options(options)) {}
@@ -318,6 +318,7 @@ class RedisCacheBackend final : public CacheBackend<T> {
     options.endpoint.host = s.address.host;
     options.endpoint.port = s.address.port;
     options.endpoint.unix_path = s.address.unix_path;
+    options.endpoint.tls = s.address.tls;
     options.endpoint.user = s.address.user;
     options.endpoint.password = s.address.password;
     options.endpoint.db = s.address.db;

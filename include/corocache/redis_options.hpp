@@ -3,9 +3,11 @@
 // Accepted URLs (percent-decoding applies to every part):
 //   redis://[[user]:password@]host[:port][/db][?parameters]   TCP; port 6379 and db 0 by default
 //   unix://[[user]:password@]/path/to/redis.sock[?parameters]  a unix socket; ?db=N selects the db
-//   rediss://...                                                TLS: rejected with
-//   errc::unsupported,
-//                                                               the linked hiredis has no TLS
+//   rediss://[[user]:password@]host[:port][/db][?parameters]  TLS over TCP, the same otherwise
+// TLS parameters (rediss:// only): ca=FILE|DIR (trusted CAs; default the system's trust store),
+// cert=FILE and key=FILE (a client certificate for mutual TLS; both or neither), sni=NAME (the
+// name sent and verified; default the host), verify=peer|none (none: INSECURE, no check of the
+// server's certificate or name; every message about such a connection says so).
 // Query parameters: prefix=app: (key prefix), db=N, connect_timeout=500ms, command_timeout=1s,
 // reconnect_min=50ms, reconnect_max=2s, health_check_interval=5s (0s disables),
 // allow_start_offline=true|false (durations take a unit: ms, s, m, h). Any other parameter is an
@@ -52,6 +54,15 @@ struct redis_options {
 
 namespace detail {
 
+/// The TLS settings of a rediss:// URL.
+struct redis_tls_settings {
+  std::string ca;      ///< PEM file or hashed directory of trusted CAs; empty: the system's store
+  std::string cert;    ///< client certificate chain (PEM) for mutual TLS; empty: none
+  std::string key;     ///< its private key (PEM)
+  std::string sni;     ///< the server name sent and verified; empty: the host
+  bool verify = true;  ///< false (verify=none): the server's certificate is not checked: insecure
+};
+
 /// A Redis server's address and credentials, as a URL gives them.
 struct redis_address {
   std::string host = "localhost";
@@ -60,6 +71,7 @@ struct redis_address {
   std::string user;       ///< ACL user; empty: the default user
   std::optional<std::string> password;
   int db = 0;
+  std::optional<redis_tls_settings> tls;  ///< set for rediss://
 };
 
 /// redis_options checked and resolved: the URL parsed, its query parameters applied.
@@ -72,14 +84,13 @@ struct redis_settings {
   std::chrono::milliseconds reconnect_max{};
   std::chrono::milliseconds health_check_interval{};  ///< zero: no health checks
   bool allow_start_offline = false;  ///< initialize() succeeds without a reachable server
-  /// "redis://[***@]host:port/db" or "unix://[***@]/path?db=N", for messages: no user-info, no
-  /// parameter values.
+  /// "redis[s]://[***@]host:port/db" or "unix://[***@]/path?db=N", for messages: no user-info, no
+  /// parameter values ("?verify=none (insecure)" is shown, the others are not).
   std::string redacted_url;
 };
 
 /// Parses `options.url` and applies its query parameters over the other fields. Throws
-/// cache_error: errc::invalid_argument for a malformed URL, an unknown parameter or a bad value,
-/// errc::unsupported for rediss://.
+/// cache_error: errc::invalid_argument for a malformed URL, an unknown parameter or a bad value.
 [[nodiscard]] redis_settings resolve_redis_options(const redis_options& options);
 
 /// The same for an already parsed URL; `defaults` gives the fields the URL does not set (its url

@@ -175,14 +175,49 @@ TEST_CASE("malformed Redis URLs are rejected naming the problem", "[redis_urls]"
   CHECK_THAT(rejection("localhost:6379"), Catch::Contains("scheme"));
 }
 
-TEST_CASE("rediss URLs fail as unsupported by the linked hiredis", "[redis_urls]") {
-  CHECK_THAT(rejection("rediss://h:6380", errc::unsupported), Catch::Contains("TLS"));
+TEST_CASE("rediss URLs carry their TLS parameters", "[redis_urls]") {
+  const auto full = resolve(
+      "rediss://alice:s3cret@cache.example:6380/2?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/k.pem"
+      "&sni=redis.example&verify=peer");
+  REQUIRE(full.address.tls);
+  CHECK(full.address.host == "cache.example");
+  CHECK(full.address.port == 6380);
+  CHECK(full.address.db == 2);
+  CHECK(full.address.password == "s3cret");
+  CHECK(full.address.tls->ca == "/etc/ca.pem");
+  CHECK(full.address.tls->cert == "/etc/c.pem");
+  CHECK(full.address.tls->key == "/etc/k.pem");
+  CHECK(full.address.tls->sni == "redis.example");
+  CHECK(full.address.tls->verify);
+  CHECK(full.redacted_url == "rediss://***@cache.example:6380/2");
+
+  const auto plain = resolve("rediss://h");
+  REQUIRE(plain.address.tls);
+  CHECK(plain.address.port == 6379);
+  CHECK(plain.address.tls->ca.empty());  // the system's trust store
+  CHECK(plain.address.tls->sni.empty());
+  CHECK(plain.address.tls->verify);
+  CHECK_FALSE(resolve("redis://h").address.tls);
+
+  const auto insecure = resolve("rediss://h:6380?verify=none");
+  CHECK_FALSE(insecure.address.tls->verify);
+  CHECK(insecure.redacted_url == "rediss://h:6380/0?verify=none (insecure)");
+}
+
+TEST_CASE("TLS parameters are checked and belong to rediss only", "[redis_urls]") {
+  CHECK_THAT(rejection("rediss://h?cert=/c.pem"), Catch::Contains("both cert= and key="));
+  CHECK_THAT(rejection("rediss://h?key=/k.pem"), Catch::Contains("both cert= and key="));
+  CHECK_THAT(rejection("rediss://h?verify=hunter2"), Catch::Contains("peer or none"));
+  CHECK_THAT(rejection("rediss://h?verify=hunter2"), !Catch::Contains("hunter2"));
+  CHECK_THAT(rejection("redis://h?ca=/ca.pem"), Catch::Contains("unknown URL parameter(s) ca"));
+  CHECK_THAT(rejection("unix:///s?verify=none"),
+             Catch::Contains("unknown URL parameter(s) verify"));
 }
 
 TEST_CASE("no error message shows the password", "[redis_urls]") {
   for (const char* url :
        {"redis://u:hunter2@h?bogus=1", "redis://u:hunter2@h/x", "redis://:hunter2@h?db=1&db=2",
-        "redis://u:hunter2@h:0", "rediss://u:hunter2@h", "unix://u:hunter2@h/s",
+        "redis://u:hunter2@h:0", "rediss://u:hunter2@h?bogus=1", "unix://u:hunter2@h/s",
         "redis://u:hunter2@h?command_timeout=1", "redis://hunter2@host:6379/0",
         "redis://app:12/hunter2@host:6379/0", "redis://host?password=hunter2",
         "redis://app:6380?x=hunter2@host", "redis://app:6380?prefix=hunter2@host",
@@ -291,13 +326,7 @@ TEST_CASE("make_backend rejects unknown parameters and TLS before connecting", "
       CHECK_THAT(e.what(), !Catch::Contains("hunter2"));
     }
   }
-  try {
-    (void)make_backend<std::string>("rediss://h:6380", ex);
-    FAIL("accepted rediss");
-  } catch (const corocache::cache_error& e) {
-    CHECK(e.error() == errc::unsupported);
-    CHECK_THAT(e.what(), Catch::Contains("TLS not supported by the linked hiredis"));
-  }
+  CHECK(make_backend<std::string>("rediss://h:6380", ex) != nullptr);  // connects at initialize()
   CHECK(make_backend<std::int64_t>("redis://h:1/0", ex) != nullptr);
 }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,8 +58,25 @@ int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
-std::string exchange(std::uint16_t port, const std::string& request) {
-  const int fd = connect_loopback(port);
+int connect_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval timeout{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Over the unix socket when there is one: a TLS-only server has no plain TCP port.
+std::string exchange(std::uint16_t port, const std::string& unix_path, const std::string& request) {
+  const int fd = unix_path.empty() ? connect_loopback(port) : connect_unix(unix_path);
   if (fd < 0) return {};
   std::string reply;
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
@@ -81,7 +99,7 @@ redis_server::redis_server(options opts) : options_(std::move(opts)) {
   char pattern[] = "/tmp/corocache-redis-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("redis_server: mkdtemp failed");
   dir_ = pattern;
-  if (options_.unix_socket) unix_path_ = dir_ + "/redis.sock";
+  if (options_.unix_socket || options_.tls) unix_path_ = dir_ + "/redis.sock";
   write_config();
   // The port is free when chosen but may be taken before the server binds it: retry then.
   for (int tries = 0;; ++tries) {
@@ -121,6 +139,8 @@ void redis_server::start() {
   const std::string conf = dir_ + "/redis.conf";
   const std::string port = std::to_string(port_);
   std::vector<const char*> argv{server_binary, conf.c_str(), "--port", port.c_str(), nullptr};
+  if (options_.tls)
+    argv = {server_binary, conf.c_str(), "--port", "0", "--tls-port", port.c_str(), nullptr};
   // fork/exec rather than posix_spawn for PR_SET_PDEATHSIG: a crashing test must not leave its
   // server behind (or holding the test's stdout open). Only async-signal-safe calls in the child.
   const pid_t parent = ::getpid();
@@ -153,7 +173,7 @@ void redis_server::wait_until_ready() {
                                std::to_string(port_) + ")");
     }
     // Any reply (+PONG, or -NOAUTH with requirepass) means the server is serving.
-    if (!exchange(port_, "PING\r\n").empty()) return;
+    if (!exchange(port_, options_.tls ? unix_path_ : "", "PING\r\n").empty()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   signal_and_wait(SIGKILL);
@@ -199,7 +219,7 @@ void redis_server::resume() {
 }
 
 std::string redis_server::command(const std::string& inline_command) const {
-  return exchange(port_, inline_command + "\r\n");
+  return exchange(port_, options_.tls ? unix_path_ : "", inline_command + "\r\n");
 }
 
 }  // namespace corocache::test

@@ -16,7 +16,10 @@ namespace corocache::test {
 class redis_server {
  public:
   struct options {
-    bool unix_socket = false;         // also listen on <temp dir>/redis.sock
+    bool unix_socket = false;  // also listen on <temp dir>/redis.sock
+    // Serve TLS only on port() ("--port 0 --tls-port"; the tls-* lines go in config, see
+    // redis_tls.hpp); implies unix_socket, over which readiness checks and command() run.
+    bool tls = false;
     std::vector<std::string> config;  // extra redis.conf lines, e.g. "requirepass secret"
   };
 

@@ -53,8 +53,8 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
 
 // redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
 // ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max=, ?health_check_interval=,
-// ?allow_start_offline= (see redis_options.hpp, which rejects every other parameter); rediss://
-// fails with errc::unsupported.
+// ?allow_start_offline=, and rediss:// (TLS) with ?ca=, ?cert=, ?key=, ?sni=, ?verify= as well
+// (see redis_options.hpp, which rejects every other parameter).
 #if COROCACHE_WITH_REDIS
 template <class T>
 std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,

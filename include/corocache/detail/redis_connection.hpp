@@ -1,9 +1,10 @@
 // redis_connection: one pipelined Redis connection driven by asio, shared by many coroutines.
 //
 // The logic lives in redis_connection_fsm (no I/O); this class is the thin driver that performs
-// its actions on a socket (TCP or unix, through asio), parses replies with hiredis's reply reader
-// and runs its timers. Everything runs on one strand of the executor given to create(). Callers
-// may await from any executor or thread; they resume on their own executor, never on the strand.
+// its actions on a socket (TCP or unix, through asio; TLS over TCP for rediss://), parses replies
+// with hiredis's reply reader and runs its timers. Everything runs on one strand of the executor
+// given to create(). Callers may await from any executor or thread; they resume on their own
+// executor, never on the strand.
 //
 // Pipelining: commands from concurrent callers are appended to one output buffer and written
 // together; replies are matched in FIFO order.
@@ -51,24 +52,29 @@
 #include "corocache/detail/redis_operation.hpp"
 #include "corocache/detail/redis_reply.hpp"
 #include "corocache/redis_connection_stats.hpp"
+#include "corocache/redis_options.hpp"
 
 namespace corocache::detail {
 
 /// Where and how to connect; what the backend's URL parsing produces.
 struct redis_endpoint {
   std::string host = "localhost";
-  std::uint16_t port = 6379;            // TCP, or
-  std::string unix_path;                // non-empty: unix socket
-  std::string user;                     // ACL user (empty: none)
-  std::optional<std::string> password;  // AUTH [user] password when set
-  int db = 0;                           // SELECT when != 0
-  /// "host:port" or "unix:/path", never the password.
+  std::uint16_t port = 6379;              // TCP, or
+  std::string unix_path;                  // non-empty: unix socket
+  std::string user;                       // ACL user (empty: none)
+  std::optional<std::string> password;    // AUTH [user] password when set
+  int db = 0;                             // SELECT when != 0
+  std::optional<redis_tls_settings> tls;  // TLS over TCP (rediss://) when set
+  /// "host:port" or "unix:/path", never the password; "host:port (TLS)" with TLS, and
+  /// "host:port (TLS, verify=none: insecure)" without verification.
   [[nodiscard]] std::string description() const;
 };
 
 struct redis_connection_options {
   redis_endpoint endpoint;
-  std::chrono::milliseconds connect_timeout{1000};  // resolve + connect + AUTH + SELECT
+  // resolve + connect + TLS handshake + AUTH + SELECT; the TLS handshake gets half of it at most,
+  // so that a server that does not speak TLS (and never answers) is named as such.
+  std::chrono::milliseconds connect_timeout{1000};
   // Never fires early; may fire up to command_timeout/8 (at most 100ms) late. <= 0: no timeout.
   std::chrono::milliseconds command_timeout{1000};
   std::chrono::milliseconds reconnect_min{50};  // backoff bounds, exponential with jitter
