@@ -71,8 +71,11 @@ int main(int argc, char** argv) {
   const auto options = bench::parse_redis_options(argc, argv, "redis_bench");
   asio::io_context io(1);
   // An empty prefix stores the very keys the hiredis baseline uses.
-  backend_type backend(io.get_executor(),
-                       "redis://" + options.host + ":" + std::to_string(options.port) + "/0", "");
+  const std::string where = options.host + ":" + std::to_string(options.port) + "/0";
+  backend_type backend(
+      io.get_executor(),
+      options.tls_ca.empty() ? "redis://" + where : "rediss://" + where + "?ca=" + options.tls_ca,
+      "");
   run_state state{options,
                   backend,
                   bench::key_sampler(options.keys),
@@ -115,7 +118,7 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  bench::print_redis_result("corocache", options, state.completed, end - start, cpu_end - cpu_start,
-                            state.latencies);
+  bench::print_redis_result(options.tls_ca.empty() ? "corocache" : "corocache-tls", options,
+                            state.completed, end - start, cpu_end - cpu_start, state.latencies);
   return 0;
 }

@@ -384,6 +384,17 @@ class Report:
                       "redis-benchmark -P D ops/s", "corocache / hiredis", "corocache / redis-benchmark",
                       "runs"], rows)
 
+    def tls_table(self):
+        """corocache over rediss:// against corocache over plain TCP, same server, same run."""
+        rows = []
+        for op in ("get", "set"):
+            for depth in (1, 64, 256):
+                c, t = self.coro(op, depth), self.redis.median("corocache-tls", op, depth)
+                rows.append([op.upper(), depth, fmt_rate(c), fmt_rate(t), fmt_ratio(ratio(t, c)),
+                             self.redis.runs("corocache-tls", op, depth)])
+        return table(["op", "D", "corocache TCP ops/s", "corocache TLS ops/s", "TLS / TCP", "runs"],
+                     rows)
+
     def latency_table(self):
         rows = []
         for op in ("get", "set", "mget"):
@@ -646,6 +657,11 @@ unset multiplot
             f"![Redis throughput against concurrency]({plot_name})" if plot_name else "",
             "",
             self.redis_table(),
+            "",
+            "The same driver over TLS (`rediss://`, TLS 1.3, P-256 certificate) to the same server, whose",
+            "TLS port is served by the same single thread:",
+            "",
+            self.tls_table(),
             "",
             "Latency of one operation, from the call to its completion:",
             "",
