@@ -5,11 +5,14 @@
 #include <mutex>
 #include <string>
 
+#include <asio/detached.hpp>
+
 #include "conformance/get_or_set_suite.hpp"
 #include "corocache/detail/single_flight.hpp"
 #include "corocache/memory_backend.hpp"
 #include "corocache/null_backend.hpp"
 #include "support/catch.hpp"
+#include "support/error_of.hpp"
 #include "support/manual_clock.hpp"
 
 namespace {
@@ -17,7 +20,7 @@ namespace {
 using corocache::test::string_cache;
 
 // A backend as a user would write it: nothing but the protected hooks, no get_or_set code.
-class map_backend final : public corocache::CacheBackend<std::string> {
+class map_backend : public corocache::CacheBackend<std::string> {
  protected:
   using optional_ttl = corocache::optional_ttl;
   asio::awaitable<void> do_initialize() override { co_return; }
@@ -59,6 +62,33 @@ class map_backend final : public corocache::CacheBackend<std::string> {
  private:
   std::mutex mutex_;
   std::map<std::string, std::string> values_;
+};
+
+// A user's backend with the lock hooks (in memory, TTLs ignored), so that the test plays the
+// other process: it holds the lock, stores the value or releases the lock without one.
+class locking_map_backend final : public map_backend {
+ public:
+  std::map<std::string, std::string> locks;  // touched by the test only between awaits
+  std::atomic<int> acquisitions{0};
+
+ protected:
+  asio::awaitable<bool> do_try_acquire_lock(std::string key, std::string token,
+                                            std::chrono::milliseconds) override {
+    std::lock_guard lock(lock_mutex_);
+    if (!locks.emplace(std::move(key), std::move(token)).second) co_return false;
+    ++acquisitions;
+    co_return true;
+  }
+  asio::awaitable<bool> do_release_lock(std::string key, std::string token) override {
+    std::lock_guard lock(lock_mutex_);
+    auto it = locks.find(key);
+    if (it == locks.end() || it->second != token) co_return false;
+    locks.erase(it);
+    co_return true;
+  }
+
+ private:
+  std::mutex lock_mutex_;
 };
 
 }  // namespace
@@ -206,5 +236,102 @@ TEST_CASE("stale-while-revalidate serves a stale value at once and refreshes it 
     loader.value = "v3";
     CHECK(co_await cache.get_or_set("k", loader, options) == "v3");
     co_await cache.shutdown();
+  });
+}
+
+TEST_CASE("with the lock, a caller waits for another process's load and takes a lock left free",
+          "[get_or_set][lock]") {
+  using namespace std::chrono_literals;
+  const std::string held = std::string("k\x1F") + "lock";
+  corocache::test::run_threaded(
+      [&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        locking_map_backend cache;
+        co_await cache.initialize();
+        corocache::test::gated_loader loader;
+        *loader.open = true;
+        loader.value = "mine";
+        corocache::get_or_set_options options;
+        options.lock = corocache::stampede_lock_options{.poll_min = 1ms, .poll_max = 2ms};
+
+        // Another process holds the lock and then stores its value: no load here.
+        cache.locks[held] = "their token";
+        std::optional<std::string> got;
+        auto call = [&]() -> asio::awaitable<void> {
+          got = co_await cache.get_or_set("k", loader, options);
+        };
+        asio::co_spawn(ex, call(), asio::detached);
+        co_await corocache::test::wait_until([&] { return cache.load_stats().lock_waits == 1; },
+                                             "the caller waits for the lock");
+        CHECK(co_await cache.set("k", "theirs"));
+        co_await corocache::test::wait_until([&] { return got.has_value(); }, "served");
+        CHECK(*got == "theirs");
+        CHECK(*loader.runs == 0);
+        CHECK(cache.locks.at(held) == "their token");  // never released someone else's lock
+
+        // The other process's loader failed: it released the lock without a value. The waiting
+        // caller takes the lock, loads, and releases it.
+        got.reset();
+        cache.locks[held] = "their token";
+        CHECK(co_await cache.erase("k"));
+        asio::co_spawn(ex, call(), asio::detached);
+        co_await corocache::test::wait_until([&] { return cache.load_stats().lock_waits == 2; },
+                                             "the caller waits again");
+        cache.locks.erase(held);
+        co_await corocache::test::wait_until([&] { return got.has_value(); }, "served");
+        CHECK(*got == "mine");
+        CHECK(*loader.runs == 1);
+        CHECK(cache.acquisitions == 1);
+        CHECK(cache.locks.empty());
+
+        // A holder that never finishes: after max_wait the caller loads without the lock.
+        CHECK(co_await cache.erase("k"));
+        cache.locks[held] = "their token";
+        options.lock->max_wait = 0ms;
+        CHECK(co_await cache.get_or_set("k", loader, options) == "mine");
+        CHECK(*loader.runs == 2);
+        CHECK(cache.load_stats().lock_timeouts == 1);
+        CHECK(cache.locks.at(held) == "their token");
+        co_await cache.shutdown();
+      },
+      1);  // one thread: the test edits the lock table between the caller's awaits
+}
+
+TEST_CASE("the lock option fails clearly where the backend has no lock, and checks its values",
+          "[get_or_set][lock]") {
+  using namespace std::chrono_literals;
+  corocache::test::run_threaded([&](asio::any_io_executor) -> asio::awaitable<void> {
+    corocache::MemoryCacheBackend<std::string> memory(100);
+    corocache::NullCacheBackend<std::string> null;
+    co_await memory.initialize();
+    co_await null.initialize();
+    corocache::test::gated_loader loader;
+    *loader.open = true;
+    corocache::get_or_set_options options;
+    options.lock = corocache::stampede_lock_options{};
+    for (string_cache* cache :
+         {static_cast<string_cache*>(&memory), static_cast<string_cache*>(&null)}) {
+      auto call = cache->get_or_set("k", loader, options);
+      CHECK(co_await corocache::test::error_of(std::move(call)) == corocache::errc::unsupported);
+    }
+    CHECK(*loader.runs == 0);  // refused before loading, not loaded without the lock
+    CHECK(co_await memory.set("k", "v"));
+    auto hit = memory.get_or_set("k", loader, options);  // a hit needs no lock
+    CHECK(co_await std::move(hit) == "v");
+
+    auto refused = [&](corocache::stampede_lock_options lock) -> asio::awaitable<bool> {
+      corocache::get_or_set_options bad;
+      bad.lock = lock;
+      co_return co_await corocache::test::error_of(memory.get_or_set("k", loader, bad)) ==
+          corocache::errc::invalid_argument;
+    };
+    // Named first: g++ 12 rejects a braced list inside a co_await expression.
+    const corocache::stampede_lock_options no_ttl{.ttl = 0ms}, negative_wait{.max_wait = -1ms},
+        no_pause{.poll_min = 0ms}, inverted{.poll_min = 10ms, .poll_max = 5ms};
+    CHECK(co_await refused(no_ttl));
+    CHECK(co_await refused(negative_wait));
+    CHECK(co_await refused(no_pause));
+    CHECK(co_await refused(inverted));
+    co_await memory.shutdown();
+    co_await null.shutdown();
   });
 }

@@ -203,6 +203,30 @@ class CacheBackend {
                                  std::move(loader), std::move(options));
   }
 
+  /// Stores `token` under `key` for `ttl` unless `key` exists (Redis: SET NX PX); true when this
+  /// call took the lock. With release_lock(), the stampede lock of get_or_set across processes
+  /// (get_or_set_options::lock). errc::unsupported on a backend without a lock shared across
+  /// processes (memory, null: get_or_set's single-flight already covers their one process).
+  [[nodiscard]] asio::awaitable<bool> try_acquire_lock(std::string key, std::string token,
+                                                       std::chrono::milliseconds ttl) {
+    return when_running<bool>(
+        "try_acquire_lock",
+        [this, key = std::move(key), token = std::move(token), ttl]() mutable {
+          return do_try_acquire_lock(std::move(key), std::move(token), ttl);
+        },
+        ttl);
+  }
+
+  /// Removes `key` only while it holds `token`, in one step on the server (compare-and-delete):
+  /// a holder whose lock expired and was taken by another never removes the other's. True when
+  /// removed. errc::unsupported where try_acquire_lock() is.
+  [[nodiscard]] asio::awaitable<bool> release_lock(std::string key, std::string token) {
+    return when_running<bool>("release_lock",
+                              [this, key = std::move(key), token = std::move(token)]() mutable {
+                                return do_release_lock(std::move(key), std::move(token));
+                              });
+  }
+
   /// What get_or_set has done on this backend: loads, shared waits, refreshes.
   [[nodiscard]] load_counters load_stats() const { return loads_.counters(); }
 
@@ -254,6 +278,16 @@ class CacheBackend {
   virtual asio::awaitable<std::int64_t> do_incr(std::string key, std::int64_t delta,
                                                 std::int64_t initial, optional_ttl ttl) = 0;
 
+  /// Implements try_acquire_lock(); `ttl` is positive. By default: errc::unsupported.
+  virtual asio::awaitable<bool> do_try_acquire_lock(std::string key, std::string /*token*/,
+                                                    std::chrono::milliseconds /*ttl*/) {
+    return no_lock<bool>("try_acquire_lock", key);
+  }
+  /// Implements release_lock(). By default: errc::unsupported.
+  virtual asio::awaitable<bool> do_release_lock(std::string key, std::string /*token*/) {
+    return no_lock<bool>("release_lock", key);
+  }
+
   /// `start()` (which returns the operation's awaitable) right away when the backend is running;
   /// otherwise an awaitable that checks the lifecycle again when awaited, and then fails with
   /// errc::not_initialized or errc::shut_down, or runs `start()` if the backend is running by
@@ -280,6 +314,14 @@ class CacheBackend {
                                     std::to_string(ttl->count()) + "ms"));
   }
 
+  template <class R>
+  static asio::awaitable<R> no_lock(const char* operation, const std::string& key) {
+    return detail::rethrow_when_awaited<R>(std::make_exception_ptr(
+        cache_error(errc::unsupported, std::string(operation) + " " + detail::printable_key(key) +
+                                           ": this backend has no lock shared across processes "
+                                           "(get_or_set_options::lock needs one, e.g. Redis)")));
+  }
+
   std::exception_ptr unusable_for_get_or_set(const get_or_set_options& options) const {
     if (auto e = life_->error_for("get_or_set")) return e;
     if (auto e = invalid_ttl("get_or_set", options.ttl)) return e;
@@ -287,6 +329,13 @@ class CacheBackend {
       return detail::lifecycle::make_error(
           errc::invalid_argument, "get_or_set",
           "stale_for must be >= 0, and needs a ttl (the fresh window)");
+    }
+    if (const auto& lock = options.lock;
+        lock && (lock->ttl.count() <= 0 || lock->max_wait.count() < 0 ||
+                 lock->poll_min.count() <= 0 || lock->poll_max < lock->poll_min)) {
+      return detail::lifecycle::make_error(
+          errc::invalid_argument, "get_or_set",
+          "lock: ttl and poll_min must be > 0, max_wait >= 0 and poll_max >= poll_min");
     }
     return nullptr;
   }

@@ -9,7 +9,8 @@
 //   fail_open's own initialize() succeeds even when the server is down, and retries the wrapped
 //   initialize() on use, at most once per retry_interval.
 // Then: get -> empty, set/erase/exists/clear/set_many -> false, invalidate_pattern/erase_many ->
-// 0, get_many -> all empty. get_or_set through fail_open therefore runs the loader when the cache
+// 0, get_many -> all empty, try_acquire_lock -> true (the caller loads, as without a cache),
+// release_lock -> false. get_or_set through fail_open therefore runs the loader when the cache
 // is down (and returns its value; storing it fails open too).
 //
 // What it never hides, because a miss would be a lie or would hide a bug: invalid_argument,
@@ -163,6 +164,17 @@ class fail_open final : public CacheBackend<T> {
                                         optional_ttl ttl) override {
     co_await ready();
     co_return co_await inner_->incr(std::move(key), delta, initial, ttl);
+  }
+  // An absorbed failure counts as taking the lock, so get_or_set loads through the outage as it
+  // does without the lock.
+  asio::awaitable<bool> do_try_acquire_lock(std::string key, std::string token,
+                                            std::chrono::milliseconds ttl) override {
+    auto op = [&] { return inner_->try_acquire_lock(key, std::move(token), ttl); };
+    co_return co_await guarded(op, "try_acquire_lock", key, true);
+  }
+  asio::awaitable<bool> do_release_lock(std::string key, std::string token) override {
+    auto op = [&] { return inner_->release_lock(key, std::move(token)); };
+    co_return co_await guarded(op, "release_lock", key, false);
   }
 
  private:

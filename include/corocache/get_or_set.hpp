@@ -28,6 +28,12 @@
 // std::function. It is moved into the call; only the first caller's loader runs, the others
 // are destroyed unused. It runs on the first caller's executor and may throw.
 //
+// - With options.lock, the load is also single-flight across processes: the one that takes the
+//   lock reads the key once more and loads; the others poll the key with backoff until the value
+//   is there, taking the lock themselves if it is released without one (the loader threw) or
+//   expires (its holder died), and load without it after lock.max_wait. A refresh that finds the
+//   lock taken leaves the refresh to its holder. See stampede_lock_options for the defaults.
+//
 // g++ 12: a capturing lambda written inside the co_await expression,
 //   co_await cache.get_or_set(key, [id, owner] { return load(id); });   // crashes on g++ 12
 // is destroyed twice by a g++ 12 bug, whatever get_or_set's signature (tests/test_get_or_set.cpp
@@ -47,6 +53,24 @@
 
 namespace corocache {
 
+/// The stampede lock across processes (get_or_set_options::lock): while one process loads a
+/// key, the others sharing the cache wait for its value instead of loading it too.
+struct stampede_lock_options {
+  /// How long the lock lives unless released. Make it longer than the loader's slowest run: a
+  /// holder whose lock expires mid-load lets one more process load. A holder that dies keeps
+  /// the others waiting this long at most (then one of them takes the lock and loads).
+  std::chrono::milliseconds ttl{10'000};
+  /// How long a caller waits for another process's load before loading itself without the lock
+  /// (counted in load_counters::lock_timeouts). Longer than `ttl` by default, so that a dead
+  /// holder's lock expires while the others still wait.
+  std::chrono::milliseconds max_wait{15'000};
+  /// The first pause between two looks at the key while waiting; each pause doubles up to
+  /// poll_max, and is shortened at random by up to half so that waiting processes spread out.
+  std::chrono::milliseconds poll_min{10};
+  /// The longest pause between two looks at the key.
+  std::chrono::milliseconds poll_max{200};
+};
+
 /// How get_or_set stores what it loads, beyond the TTL of the short form.
 struct get_or_set_options {
   /// How long a loaded value lives; std::nullopt: forever. With stale_for, how long it is fresh.
@@ -59,6 +83,12 @@ struct get_or_set_options {
   /// Called when a background refresh fails (the stale value stays until its window ends); the
   /// caller was already served, so nothing is thrown at it. Runs on the refresh's executor.
   std::function<void(const std::string& key, std::exception_ptr error)> on_refresh_error = {};
+  /// Set: at most one loader per key runs across every process sharing the cache, not just in
+  /// this backend object (a lock key "<key>\x1Flock" holding a random token, taken with SET NX
+  /// PX and released by compare-and-delete). Needs a backend with try_acquire_lock() (Redis);
+  /// on one without it (memory, null) get_or_set fails with errc::unsupported when it would
+  /// load, rather than silently loading without the lock.
+  std::optional<stampede_lock_options> lock = std::nullopt;
 };
 
 /// A callable get_or_set can run for T: `loader()` returns asio::awaitable<U>, U convertible to T.

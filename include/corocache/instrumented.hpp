@@ -170,6 +170,15 @@ class instrumented final : public CacheBackend<T> {
     co_return co_await timed(std::move(op), operation::incr);
   }
 
+  // The stampede lock is get_or_set's business, counted in load_stats(), not an operation.
+  asio::awaitable<bool> do_try_acquire_lock(std::string key, std::string token,
+                                            std::chrono::milliseconds ttl) override {
+    return inner_->try_acquire_lock(std::move(key), std::move(token), ttl);
+  }
+  asio::awaitable<bool> do_release_lock(std::string key, std::string token) override {
+    return inner_->release_lock(std::move(key), std::move(token));
+  }
+
  private:
   using clock = std::chrono::steady_clock;
 

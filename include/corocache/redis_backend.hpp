@@ -45,6 +45,7 @@
 #include "corocache/detail/deferred_error.hpp"
 #include "corocache/detail/redis_commands.hpp"
 #include "corocache/detail/redis_connection.hpp"
+#include "corocache/detail/stampede_lock.hpp"
 #include "corocache/error.hpp"
 #include "corocache/glob.hpp"
 #include "corocache/redis_options.hpp"
@@ -293,6 +294,32 @@ class RedisCacheBackend final : public CacheBackend<T> {
     detail::counter_request request{stored(key),       std::move(key),    delta, initial, ttl,
                                     std::move(lowest), std::move(highest)};
     return detail::run_counter_script(connection_, script_sha_, std::move(request));
+  }
+
+  // The stampede lock: SET NX PX, and a compare-and-delete script (rare, so EVAL, not cached).
+  asio::awaitable<bool> do_try_acquire_lock(std::string key, std::string token,
+                                            std::chrono::milliseconds ttl) override {
+    auto command = keyed_command("SET", key, 4, token.size() + 24);
+    command.push_back(token);
+    command.push_back("NX");
+    command.push_back("PX");
+    command.push_back(detail::to_decimal(ttl.count()));
+    return connection_->execute(
+        std::move(command), [key = std::move(key)](detail::redis_reply&& reply) {
+          if (reply.type == kind::nil) return false;
+          detail::expect_reply(reply, kind::status, "try_acquire_lock", key);
+          return true;
+        });
+  }
+
+  asio::awaitable<bool> do_release_lock(std::string key, std::string token) override {
+    detail::redis_command command{"EVAL", detail::release_lock_script, "1"};
+    command.push_back(prefix_, key);
+    command.push_back(token);
+    return connection_->execute(std::move(command),
+                                [key = std::move(key)](detail::redis_reply&& reply) {
+                                  return detail::expect_integer(reply, "release_lock", key) > 0;
+                                });
   }
 
  private:

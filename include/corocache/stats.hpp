@@ -38,6 +38,7 @@ struct load_counters {
   std::uint64_t refreshes = 0;         ///< stale-while-revalidate background refreshes started
   std::uint64_t refresh_failures = 0;  ///< background refreshes that threw
   std::uint64_t lock_waits = 0;        ///< waits for another process's load (stampede lock)
+  std::uint64_t lock_timeouts = 0;     ///< lock waits that ran out and loaded without the lock
 };
 
 /// A networked backend's connection, as its connection counts it.

@@ -19,6 +19,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "corocache/detail/single_flight.hpp"
+#include "corocache/detail/stampede_lock.hpp"
 
 namespace corocache::detail {
 
@@ -48,6 +49,27 @@ asio::awaitable<T> load_and_store(Backend& backend, const std::string& key, Load
   co_return value;
 }
 
+// Whether the value `key` holds is fresh: always without stale-while-revalidate.
+template <class Backend>
+asio::awaitable<bool> is_fresh(Backend& backend, const std::string& key, bool refresh) {
+  if (!refresh) co_return true;
+  auto marker = freshness_marker(key);
+  co_return co_await backend.exists(std::move(marker));
+}
+
+// Loads and stores `key`, with the stampede lock across processes when the options ask for it.
+template <class T, class Backend, class Loader, class Options>
+asio::awaitable<T> load(Backend& backend, flight_table<T>& table, const std::string& key,
+                        Loader& loader, const Options& options, bool refresh) {
+  if (!options.lock) co_return co_await load_and_store<T>(backend, key, loader, options);
+  auto recheck = [&]() -> asio::awaitable<std::optional<T>> {
+    if (!co_await is_fresh(backend, key, refresh)) co_return std::nullopt;
+    co_return co_await backend.get(key);
+  };
+  auto store = [&] { return load_and_store<T>(backend, key, loader, options); };
+  co_return co_await locked_load<T>(backend, table, key, options, refresh, recheck, store);
+}
+
 // The load of one flight, detached from every caller: nobody's cancellation stops it.
 template <class T, class Backend, class Loader, class Options>
 asio::awaitable<void> run_flight(Backend& backend, flight_table<T>& table,
@@ -57,13 +79,8 @@ asio::awaitable<void> run_flight(Backend& backend, flight_table<T>& table,
   std::optional<T> value;
   try {
     // Another caller (or process) may have stored the value since this one missed.
-    bool fresh = false;
-    if (refresh) {
-      auto marker = freshness_marker(key);
-      fresh = co_await backend.exists(std::move(marker));
-    }
-    if (!refresh || fresh) value = co_await backend.get(key);
-    if (!value) value = co_await load_and_store<T>(backend, key, loader, options);
+    if (co_await is_fresh(backend, key, refresh)) value = co_await backend.get(key);
+    if (!value) value = co_await load<T>(backend, table, key, loader, options, refresh);
   } catch (...) {
     error = std::current_exception();
     value.reset();
@@ -114,7 +131,7 @@ asio::awaitable<T> get_or_set(std::exception_ptr refused, Backend& backend, flig
   auto joined = table.join(key);
   if (!joined.flight) {
     table.count(&load_counters::unshared_loads);
-    co_return co_await load_and_store<T>(backend, key, loader, options);
+    co_return co_await load<T>(backend, table, key, loader, options, false);
   }
   if (joined.leader) {
     auto executor = co_await asio::this_coro::executor;
