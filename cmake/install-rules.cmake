@@ -26,6 +26,13 @@ target_link_libraries(corocache_conformance INTERFACE corocache Catch2::Catch2)
 install(TARGETS corocache_conformance EXPORT corocacheConformanceTargets)
 install(EXPORT corocacheConformanceTargets NAMESPACE corocache:: DESTINATION ${corocache_cmake_dir})
 
+# The Prometheus adapter (component "prometheus": needs prometheus-cpp), when it was built.
+if(COROCACHE_WITH_PROMETHEUS)
+  set_target_properties(corocache_prometheus PROPERTIES EXPORT_NAME prometheus)
+  install(TARGETS corocache_prometheus EXPORT corocachePrometheusTargets)
+  install(EXPORT corocachePrometheusTargets NAMESPACE corocache:: DESTINATION ${corocache_cmake_dir})
+endif()
+
 get_target_property(corocache_library_type corocache TYPE)
 configure_package_config_file(cmake/corocacheConfig.cmake.in
   "${PROJECT_BINARY_DIR}/corocacheConfig.cmake"

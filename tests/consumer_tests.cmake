@@ -44,6 +44,7 @@ set_tests_properties(package_install_contents PROPERTIES
 # fmt is made unfindable: the package must not need it (nor hiredis in a memory-only build).
 corocache_add_consumer_test(package_find_package_consumer find-package-test
   "-DCMAKE_PREFIX_PATH=${consumer_prefix}" "-DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON"
+  "-DCOROCACHE_EXPECT_PROMETHEUS=${COROCACHE_WITH_PROMETHEUS}"
   "-DCMAKE_DISABLE_FIND_PACKAGE_hiredis=${CMAKE_DISABLE_FIND_PACKAGE_hiredis}")
 set_tests_properties(package_find_package_consumer PROPERTIES FIXTURES_REQUIRED corocache_installed)
 

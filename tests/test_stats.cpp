@@ -1,11 +1,13 @@
 // instrumented<T> and cache_stats: the counts match the operations that ran.
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corocache/instrumented.hpp"
 #include "corocache/memory_backend.hpp"
 #include "corocache/null_backend.hpp"
+#include "corocache/redis_connection_stats.hpp"
 #include "support/catch.hpp"
 #include "support/error_of.hpp"
 #include "support/run_coroutine.hpp"
@@ -32,6 +34,11 @@ struct recording_observer final : corocache::operation_observer {
 };
 
 }  // namespace
+
+// One shape: what RedisCacheBackend::connection_stats() returns is what cache_stats carries.
+static_assert(std::is_same_v<corocache::redis_connection_stats, corocache::connection_stats>);
+static_assert(std::is_same_v<decltype(corocache::cache_stats::connection),
+                             std::optional<corocache::connection_stats>>);
 
 TEST_CASE("instrumented counts hits, misses, sets, errors and memory evictions", "[stats]") {
   auto observer = std::make_shared<recording_observer>();

@@ -22,6 +22,7 @@
 #include <asio/awaitable.hpp>
 
 #include "corocache/cache_backend.hpp"
+#include "corocache/connection_stats.hpp"
 #include "corocache/error.hpp"
 #include "corocache/fail_open.hpp"
 #include "corocache/memory_backend.hpp"
@@ -101,11 +102,13 @@ class instrumented final : public CacheBackend<T> {
       for (std::size_t i = 0; i < errc_slots && i < absorbed.size(); ++i)
         out.errors[i] += absorbed[i];
     }
-    if (const auto* memory = dynamic_cast<const MemoryCacheBackend<T>*>(memory_of())) {
+    if (const auto* memory = dynamic_cast<const MemoryCacheBackend<T>*>(backend_below())) {
       const auto counted = memory->stats();
       out.evictions = counted.evictions;
       out.expirations = counted.expirations;
     }
+    if (const auto* source = dynamic_cast<const connection_stats_source*>(backend_below()))
+      out.connection = source->connection_stats();
     out.loads = this->load_stats();
     return out;
   }
@@ -207,8 +210,8 @@ class instrumented final : public CacheBackend<T> {
     }
   }
 
-  // The memory backend under this one, looking through a fail_open.
-  const CacheBackend<T>* memory_of() const {
+  // The backend under this one, looking through a fail_open.
+  const CacheBackend<T>* backend_below() const {
     if (auto* open = dynamic_cast<fail_open<T>*>(inner_.get())) return &open->inner();
     return inner_.get();
   }

@@ -40,6 +40,7 @@
 
 #include "corocache/cache_backend.hpp"
 #include "corocache/codec.hpp"
+#include "corocache/connection_stats.hpp"
 #include "corocache/detail/counter.hpp"
 #include "corocache/detail/decimal.hpp"
 #include "corocache/detail/deferred_error.hpp"
@@ -55,7 +56,7 @@ namespace corocache {
 /// The CacheBackend contract on a Redis server, for values that Codec turns into bytes (see the
 /// top of this header).
 template <class T, class Codec = codec<T>>
-class RedisCacheBackend final : public CacheBackend<T> {
+class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_source {
   // A static_assert rather than a constraint: it names the fix instead of listing failed
   // requirements.
   static_assert(value_codec<Codec, T>,
@@ -90,7 +91,9 @@ class RedisCacheBackend final : public CacheBackend<T> {
 
   /// What the backend's connection has done: commands, replies, errors by errc, timeouts,
   /// cancellations, reconnects, handshake failures, health checks, operations in flight now.
-  [[nodiscard]] redis_connection_stats connection_stats() const { return connection_->stats(); }
+  [[nodiscard]] redis_connection_stats connection_stats() const override {
+    return connection_->stats();
+  }
 
   /// The prefix in front of every key this backend stores.
   [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }

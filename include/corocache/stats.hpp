@@ -4,8 +4,8 @@
 // - hits, misses, sets, errors: the instrumented decorator (instrumented.hpp), which counts every
 //   operation of the backend it wraps; plus the failures a fail_open inside it absorbed.
 // - evictions, expirations: a memory backend (empty for the others).
-// - connection: a networked backend's connection counters; empty until the connection reports
-//   them (the Redis connection does not yet).
+// - connection: a networked backend's connection counters (connection_stats.hpp), read from the
+//   backend by the instrumented decorator (the Redis backend has them); empty for the others.
 // - loads: what get_or_set did (every backend counts this itself, off the hit path).
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "corocache/connection_stats.hpp"
 #include "corocache/error.hpp"
 
 namespace corocache {
@@ -41,18 +42,6 @@ struct load_counters {
   std::uint64_t lock_timeouts = 0;     ///< lock waits that ran out and loaded without the lock
 };
 
-/// A networked backend's connection, as its connection counts it.
-struct connection_stats {
-  std::uint64_t commands_sent = 0;       ///< commands written to the server
-  std::uint64_t replies = 0;             ///< replies received
-  errc_counts errors{};                  ///< failed commands, by errc
-  std::uint64_t timeouts = 0;            ///< commands that timed out
-  std::uint64_t cancellations = 0;       ///< commands cancelled by their caller
-  std::uint64_t reconnects = 0;          ///< connections re-established after a loss
-  std::uint64_t handshake_failures = 0;  ///< connects that failed in AUTH/SELECT/HELLO
-  std::uint64_t in_flight = 0;           ///< operations in flight now
-};
-
 /// What a backend (and the decorators around it) counted, in one shape for all of them.
 struct cache_stats {
   std::string backend;                       ///< the name it was instrumented under, e.g. "redis"
@@ -62,7 +51,7 @@ struct cache_stats {
   errc_counts errors{};                      ///< failed operations (and absorbed failures), by errc
   std::optional<std::uint64_t> evictions;    ///< memory backend only
   std::optional<std::uint64_t> expirations;  ///< memory backend only
-  std::optional<connection_stats> connection;  ///< empty until the connection reports it
+  std::optional<connection_stats> connection;  ///< a networked backend's connection (Redis)
   load_counters loads;                         ///< what get_or_set did on this backend object
 
   /// Every failure counted in `errors`, whatever its errc.

@@ -5,8 +5,10 @@
 
 #include "conformance/get_or_set_suite.hpp"
 #include "corocache/fail_open.hpp"
+#include "corocache/instrumented.hpp"
 #include "corocache/redis_backend.hpp"
 #include "corocache/registry.hpp"
+#include "support/error_of.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -157,5 +159,62 @@ TEST_CASE("stale-while-revalidate freshness is shared by every instance on one R
     co_await first.clear();
     co_await first.shutdown();
     co_await second.shutdown();
+  });
+}
+
+TEST_CASE("instrumented over Redis reports the connection's counters in cache_stats",
+          "[stats][redis]") {
+  corocache::test::redis_server server;
+  const auto url = "redis://127.0.0.1:" + std::to_string(server.port()) +
+                   "/0?connect_timeout=500ms&command_timeout=1s";
+  corocache::test::run_threaded([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    using redis_cache = corocache::RedisCacheBackend<std::string>;
+    auto redis = std::make_unique<redis_cache>(ex, url, "stats:");
+    const auto* connection = redis.get();
+    corocache::instrumented<std::string> cache(std::move(redis), "redis");
+    CHECK(cache.stats().connection);  // there before any command: all zero
+    co_await cache.initialize();
+    CHECK(co_await cache.set("k", "v"));
+    CHECK(co_await cache.get("k"));
+    CHECK_FALSE(co_await cache.get("missing"));
+
+    // Idle now, so the two reads agree exactly; the same struct as connection_stats().
+    const auto stats = cache.stats();
+    const corocache::redis_connection_stats direct = connection->connection_stats();
+    REQUIRE(stats.connection);
+    CHECK(stats.connection->commands_sent == direct.commands_sent);
+    CHECK(stats.connection->replies == direct.replies);
+    CHECK(stats.connection->commands_sent >= 3);  // the handshake's and the three above
+    CHECK(stats.connection->in_flight == 0);
+    CHECK(stats.hits == 1);
+    CHECK(stats.misses == 1);
+
+    // A failure shows both as the operation's error and in the connection's counters.
+    server.kill();
+    auto failed = cache.get("k");
+    CHECK((co_await corocache::test::error_of(std::move(failed))).has_value());
+    const auto after = cache.stats();
+    REQUIRE(after.connection);
+    CHECK(after.errors_total() == 1);
+    CHECK(after.connection->disconnects + after.connection->timeouts +
+              after.connection->errors_with(corocache::errc::connection_error) >=
+          1);
+    co_await cache.shutdown();
+  });
+}
+
+TEST_CASE("instrumented over fail_open over Redis still finds the connection's counters",
+          "[stats][fail_open][redis]") {
+  corocache::test::redis_server server;
+  const auto url = "fail-open+redis://127.0.0.1:" + std::to_string(server.port()) + "/0";
+  corocache::test::run_threaded([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    corocache::instrumented<std::string> cache(corocache::make_backend<std::string>(url, ex),
+                                               "redis");
+    co_await cache.initialize();
+    CHECK(co_await cache.set("k", "v"));
+    const auto stats = cache.stats();
+    REQUIRE(stats.connection);
+    CHECK(stats.connection->commands_sent >= 1);
+    co_await cache.shutdown();
   });
 }
