@@ -4,8 +4,9 @@
 //   auto user = co_await cache.get_or_set("user:" + id, load, 10min);
 //
 // - A hit returns the stored value. A miss calls loader() once, stores its value with the TTL
-//   and returns it. get_or_set uses only the backend's public get, set, exists and incr, so it
-//   works on every backend, a user's own included, and through decorators such as fail_open.
+//   and returns it. get_or_set uses only the backend's public get, set, exists and incr (and
+//   try_acquire_lock/release_lock with options.lock), so it works on every backend, a user's own
+//   included, and through decorators such as fail_open.
 // - Single-flight: concurrent callers of one key on one backend object share one loader run,
 //   whatever threads they run on. The others wait without polling and resume on their own
 //   executors. A loader that throws fails every caller waiting for it with its exception and
