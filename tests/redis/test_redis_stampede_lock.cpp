@@ -224,7 +224,7 @@ TEST_CASE("release_lock deletes the lock only while it holds the caller's token"
   });
 }
 
-TEST_CASE("two backend objects with the lock share one load; a failed load releases the lock",
+TEST_CASE("two backend objects with the lock share one load and a failed load frees the lock",
           "[get_or_set][lock][redis]") {
   corocache::test::redis_server server;
   const auto url = "redis://127.0.0.1:" + std::to_string(server.port()) + "/0";
