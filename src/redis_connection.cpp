@@ -12,11 +12,10 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <utility>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/read.h>
 #include <asio/bind_executor.hpp>
 #include <asio/buffer.hpp>
 #include <asio/connect.hpp>
@@ -30,6 +29,7 @@
 #include <asio/write.hpp>
 
 #include "corocache/detail/redis_connection_fsm.hpp"
+#include "corocache/detail/redis_reply_reader.hpp"
 #include "corocache/error.hpp"
 #include "redis_tls.hpp"
 
@@ -75,11 +75,6 @@ redis_fsm_config fsm_config_of(const redis_connection_options& options) {
   return config;
 }
 
-// hiredis's reply reader, freed with its transport.
-struct reader_deleter {
-  void operator()(redisReader* reader) const noexcept { redisReaderFree(reader); }
-};
-
 // TCP keepalive finds a peer that vanished (host down, network cut) even when the connection is
 // idle and health checks are off: first probe after 30s idle, then 3 probes 10s apart.
 void enable_keepalive(socket_type& socket) {
@@ -97,12 +92,12 @@ void enable_keepalive(socket_type& socket) {
 // operation on its socket even after the driver moved on to the next attempt.
 struct redis_transport {
   redis_transport(const strand_type& strand, std::uint64_t attempt)
-      : socket(strand), resolver(strand), attempt(attempt), reader(redisReaderCreate()) {}
+      : socket(strand), resolver(strand), attempt(attempt) {}
 
   socket_type socket;
   asio::ip::tcp::resolver resolver;
   std::uint64_t attempt;
-  std::unique_ptr<redisReader, reader_deleter> reader;
+  redis_reply_reader reader;
   std::vector<asio::generic::stream_protocol::endpoint> addresses;
   std::size_t next_address = 0;
   std::string last_error;
@@ -160,18 +155,11 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     if (slot.is_connected()) {
       slot.assign([weak = weak_from_this(), id](asio::cancellation_type type) {
         if (type == asio::cancellation_type::none) return;
-        if (auto self = weak.lock()) {
-          asio::dispatch(self->strand_, [self, id] {
-            self->fsm_.cancel(id);
-            self->after_event();
-          });
-        }
+        // Through the same queue as the operation, so a cancel never overtakes what it cancels.
+        if (auto self = weak.lock()) self->enqueue({nullptr, id});
       });
     }
-    asio::dispatch(strand_, [self = shared_from_this(), op = std::move(op), id]() mutable {
-      self->fsm_.submit(std::move(op), id);
-      self->after_event();
-    });
+    enqueue({std::move(op), id});
   }
 
   void start_connect(std::unique_ptr<pending_op> waiter) {
@@ -185,11 +173,46 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     asio::dispatch(strand_, [self = shared_from_this(), waiter = std::move(waiter)]() mutable {
       self->fsm_.close();
       self->after_event();
-      if (waiter) waiter->complete(nullptr);
+      if (waiter) finish(std::move(waiter), nullptr);
     });
   }
 
  private:
+  // ----- the submission queue: operations and cancels from any thread, drained on the strand.
+  // One strand handler per burst instead of one per operation: callers that resume together
+  // submit together, and a burst costs one post, not one allocation and strand hop each.
+
+  struct submission {
+    std::unique_ptr<pending_op> op;  // null: cancel `id`
+    std::uint64_t id;
+  };
+
+  void enqueue(submission s) {
+    bool first;
+    {
+      std::lock_guard lock(submit_mutex_);
+      first = submitted_.empty();
+      submitted_.push_back(std::move(s));
+    }
+    if (first) asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+  }
+
+  void drain() {
+    {
+      std::lock_guard lock(submit_mutex_);
+      draining_.swap(submitted_);
+    }
+    for (auto& s : draining_) {
+      if (s.op) {
+        fsm_.submit(std::move(s.op), s.id);
+      } else {
+        fsm_.cancel(s.id);
+      }
+      after_event();
+    }
+    draining_.clear();
+  }
+
   // ----- performing what the machine asks for
 
   void after_event() {
@@ -335,20 +358,19 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   /// Parses and hands on every complete reply; false when the transport is no longer current.
   bool deliver(redis_transport& t, std::size_t n) {
-    auto* reader = t.reader.get();
-    if (redisReaderFeed(reader, t.reading.data(), n) != REDIS_OK) {
+    if (!t.reader.feed(t.reading.data(), n)) {
       fsm_.on_lost(t.attempt, "out of memory reading a reply");
       return false;
     }
+    redis_reply reply;
     while (fsm_.attempt() == t.attempt) {
-      void* reply = nullptr;
-      if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
-        fsm_.on_lost(t.attempt, std::string("protocol error: ") + reader->errstr);
+      const auto got = t.reader.next(reply);
+      if (got == redis_reply_reader::result::error) {
+        fsm_.on_lost(t.attempt, std::string("protocol error: ") + t.reader.error());
         return false;
       }
-      if (reply == nullptr) break;
-      fsm_.on_reply(t.attempt, *static_cast<const redisReply*>(reply));
-      freeReplyObject(reply);
+      if (got == redis_reply_reader::result::incomplete) break;
+      fsm_.on_reply(t.attempt, std::move(reply));
     }
     if (fsm_.attempt() != t.attempt) return false;  // the machine dropped this connection
     fsm_.on_read_done(t.attempt);
@@ -395,6 +417,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   bool ticking_ = false;
   std::shared_ptr<redis_transport> transport_;
   std::atomic<std::uint64_t> next_id_{1};
+  std::mutex submit_mutex_;
+  std::vector<submission> submitted_;  // guarded by submit_mutex_
+  std::vector<submission> draining_;   // the strand's
 
   friend class redis_connection;
 };

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <utility>
 
-#include <hiredis/hiredis.h>
-
 namespace corocache::detail {
 namespace {
 
@@ -51,20 +49,20 @@ redis_connection_fsm::redis_connection_fsm(redis_fsm_config config)
 void redis_connection_fsm::connect(std::unique_ptr<pending_op> waiter) {
   switch (state_) {
     case state::ready:
-      return waiter->complete(nullptr);
+      return finish(std::move(waiter), nullptr);
     case state::closed:
       pipeline_.count_error(errc::shut_down);
-      return waiter->complete(
-          make_cache_error(errc::shut_down, config_.where + ": connection closed"));
+      return finish(std::move(waiter),
+                    make_cache_error(errc::shut_down, config_.where + ": connection closed"));
     case state::connecting:
     case state::handshaking:
-      if (config_.start_offline) return waiter->complete(nullptr);
+      if (config_.start_offline) return finish(std::move(waiter), nullptr);
       connect_waiters_.push_back(std::move(waiter));
       return;
     case state::idle:
     case state::backoff:
       if (config_.start_offline) {
-        waiter->complete(nullptr);
+        finish(std::move(waiter), nullptr);
       } else {
         connect_waiters_.push_back(std::move(waiter));
       }
@@ -78,14 +76,14 @@ void redis_connection_fsm::submit(std::unique_ptr<pending_op> op, std::uint64_t 
   const auto refuse = [&](errc code, const std::string& message) {
     pipeline_.count_error(code);
     refused_.add();
-    op->complete(make_cache_error(code, message));
+    finish(std::move(op), make_cache_error(code, message));
   };
   if (state_ == state::closed)
     return refuse(errc::shut_down, config_.where + ": connection closed");
   const auto commands = op->commands();
   if (commands.empty()) {  // an empty batch: nothing to wait for
     refused_.add();
-    return op->complete(nullptr);
+    return finish(std::move(op), nullptr);
   }
   if (std::any_of(commands.begin(), commands.end(),
                   [](const redis_command& c) { return c.empty(); })) {
@@ -152,10 +150,10 @@ void redis_connection_fsm::on_lost(std::uint64_t attempt, const std::string& why
   attempt_failed(errc::connection_error, "connection lost during the handshake: " + why);
 }
 
-void redis_connection_fsm::on_reply(std::uint64_t attempt, const redisReply& reply) {
+void redis_connection_fsm::on_reply(std::uint64_t attempt, redis_reply&& reply) {
   if (!current(attempt) || state_ == state::connecting) return;
   redis_pipeline::reply_outcome outcome;
-  if (!pipeline_.on_reply(reply, outcome)) {
+  if (!pipeline_.on_reply(std::move(reply), outcome)) {
     return on_lost(attempt, "the server sent a reply to no command");
   }
   last_activity_ = tick_;
@@ -169,8 +167,7 @@ void redis_connection_fsm::on_reply(std::uint64_t attempt, const redisReply& rep
       if (outcome.error) {
         handshake_failures_.add();
         // The server's message (e.g. WRONGPASS ...) never contains the password.
-        return attempt_failed(errc::connection_error,
-                              "handshake rejected: " + std::string(reply.str, reply.len));
+        return attempt_failed(errc::connection_error, "handshake rejected: " + reply.str);
       }
       if (--handshake_left_ == 0) handshake_succeeded();
       return;
@@ -305,7 +302,7 @@ void redis_connection_fsm::handshake_succeeded() {
     write_urgent_ = true;
   }
   auto waiters = std::exchange(connect_waiters_, {});
-  for (auto& waiter : waiters) waiter->complete(nullptr);
+  for (auto& waiter : waiters) finish(std::move(waiter), nullptr);
 }
 
 void redis_connection_fsm::attempt_failed(errc code, const std::string& why) {
@@ -355,7 +352,7 @@ void redis_connection_fsm::fail_waiters(errc code, const std::string& message) {
   auto waiters = std::exchange(connect_waiters_, {});
   for (auto& waiter : waiters) {
     pipeline_.count_error(code);
-    waiter->complete(make_cache_error(code, message));
+    finish(std::move(waiter), make_cache_error(code, message));
   }
 }
 

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <utility>
 
-#include <hiredis/hiredis.h>
-
 namespace corocache::detail {
 
 std::exception_ptr make_cache_error(errc code, const std::string& message) {
@@ -45,19 +43,19 @@ void redis_pipeline::write_entry(entry&& e, std::string& out) {
   written_.push_back(std::move(e));
 }
 
-bool redis_pipeline::on_reply(const redisReply& reply, reply_outcome& outcome) {
+bool redis_pipeline::on_reply(redis_reply&& reply, reply_outcome& outcome) {
   if (written_.empty()) return false;
   totals_.replies.add();
   auto& e = written_.front();
   --e.replies_due;
-  if (e.op) e.op->on_reply(reply);
-  outcome = {e.kind, reply.type == REDIS_REPLY_ERROR, e.replies_due == 0};
+  outcome = {e.kind, reply.type == redis_reply::kind::error, e.replies_due == 0};
+  if (e.op) e.op->on_reply(std::move(reply));
   if (!outcome.finished) return true;
   auto op = std::move(e.op);
   written_.pop_front();
   if (op) {
     totals_.completed.add();
-    op->complete(nullptr);
+    finish(std::move(op), nullptr);
   }
   return true;
 }
@@ -69,7 +67,7 @@ bool redis_pipeline::cancel(std::uint64_t id, const std::string& message) {
     waiting_.erase(it);
     count_error(errc::cancelled);
     totals_.completed.add();
-    op->complete(make_cache_error(errc::cancelled, message));
+    finish(std::move(op), make_cache_error(errc::cancelled, message));
     return true;
   }
   if (auto it = std::find_if(written_.begin(), written_.end(), matches); it != written_.end()) {
@@ -79,7 +77,7 @@ bool redis_pipeline::cancel(std::uint64_t id, const std::string& message) {
     it->deadline = 0;
     count_error(errc::cancelled);
     totals_.completed.add();
-    op->complete(make_cache_error(errc::cancelled, message));
+    finish(std::move(op), make_cache_error(errc::cancelled, message));
     return true;
   }
   return false;
@@ -89,7 +87,7 @@ void redis_pipeline::fail(entry& e, errc code, const std::string& message) {
   if (auto op = std::move(e.op)) {
     count_error(code);
     totals_.completed.add();
-    op->complete(make_cache_error(code, message));
+    finish(std::move(op), make_cache_error(code, message));
   }
 }
 

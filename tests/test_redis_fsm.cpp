@@ -1,14 +1,12 @@
 // redis_connection_fsm driven by hand, without a socket: each test feeds events and checks what
 // the machine writes, asks for and completes.
 #include "corocache/detail/redis_connection_fsm.hpp"
+#include "corocache/detail/redis_reply_reader.hpp"
 
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <hiredis/hiredis.h>
-#include <hiredis/read.h>
 
 #include "support/catch.hpp"
 
@@ -31,11 +29,11 @@ class test_op final : public pending_op {
       : out_(out), commands_(std::move(commands)) {}
   std::span<redis_command> commands() override { return commands_; }
   void drop_commands() override { commands_.clear(); }
-  void on_reply(const redisReply& reply) override {
-    out_.replies.emplace_back(reply.str == nullptr ? std::to_string(reply.integer)
-                                                   : std::string(reply.str, reply.len));
+  void on_reply(redis_reply&& reply) override {
+    out_.replies.push_back(reply.type == redis_reply::kind::integer ? std::to_string(reply.integer)
+                                                                    : std::move(reply.str));
   }
-  void complete(std::exception_ptr error) noexcept override {
+  void complete(std::unique_ptr<pending_op>, std::exception_ptr error) noexcept override {
     ++out_.completions;
     if (!error) return;
     try {
@@ -91,14 +89,12 @@ struct harness {
   }
 
   void reply(const std::string& resp) {
-    redisReader* reader = redisReaderCreate();
-    redisReaderFeed(reader, resp.data(), resp.size());
-    void* r = nullptr;
-    while (redisReaderGetReply(reader, &r) == REDIS_OK && r != nullptr) {
-      fsm.on_reply(fsm.attempt(), *static_cast<redisReply*>(r));
-      freeReplyObject(r);
+    redis_reply_reader reader;
+    REQUIRE(reader.feed(resp.data(), resp.size()));
+    redis_reply r;
+    while (reader.next(r) == redis_reply_reader::result::reply) {
+      fsm.on_reply(fsm.attempt(), std::move(r));
     }
-    redisReaderFree(reader);
     fsm.on_read_done(fsm.attempt());
   }
 

@@ -10,21 +10,20 @@
 // Fixed seeds run in CI; one more random seed is printed so that a failure can be replayed with
 // COROCACHE_SIMULATION_SEED=<seed>.
 #include "corocache/detail/redis_connection_fsm.hpp"
+#include "corocache/detail/redis_reply_reader.hpp"
 
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <hiredis/hiredis.h>
-#include <hiredis/read.h>
 
 #include "support/catch.hpp"
 
@@ -50,8 +49,8 @@ class sim_op final : public pending_op {
   sim_op(simulation& sim, std::shared_ptr<op_record> record);
   std::span<redis_command> commands() override { return commands_; }
   void drop_commands() override { commands_.clear(); }
-  void on_reply(const redisReply& reply) override;
-  void complete(std::exception_ptr error) noexcept override;
+  void on_reply(redis_reply&& reply) override;
+  void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override;
 
  private:
   simulation& sim_;
@@ -64,23 +63,22 @@ class sim_waiter final : public pending_op {
   explicit sim_waiter(int& completions) : completions_(completions) {}
   std::span<redis_command> commands() override { return {}; }
   void drop_commands() override {}
-  void on_reply(const redisReply&) override {}
-  void complete(std::exception_ptr) noexcept override { ++completions_; }
+  void on_reply(redis_reply&&) override {}
+  void complete(std::unique_ptr<pending_op>, std::exception_ptr) noexcept override {
+    ++completions_;
+  }
 
  private:
   int& completions_;
 };
 
-// Parses RESP (commands or replies) with hiredis's reader.
-std::vector<redisReply*> parse(const std::string& bytes) {
-  std::vector<redisReply*> out;
-  redisReader* reader = redisReaderCreate();
-  redisReaderFeed(reader, bytes.data(), bytes.size());
-  void* reply = nullptr;
-  while (redisReaderGetReply(reader, &reply) == REDIS_OK && reply != nullptr) {
-    out.push_back(static_cast<redisReply*>(reply));
-  }
-  redisReaderFree(reader);
+// Parses RESP (commands or replies) with the connection's own reader.
+std::vector<redis_reply> parse(const std::string& bytes) {
+  std::vector<redis_reply> out;
+  redis_reply_reader reader;
+  if (!reader.feed(bytes.data(), bytes.size())) throw std::bad_alloc();
+  redis_reply reply;
+  while (reader.next(reply) == redis_reply_reader::result::reply) out.push_back(std::move(reply));
   return out;
 }
 
@@ -162,7 +160,6 @@ class simulation {
   }
 
  private:
-
   std::uint64_t pick(std::uint64_t n) {
     return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(random_);
   }
@@ -259,20 +256,16 @@ class simulation {
     }
     const auto attempt = connection.attempt;
     auto replies = parse(bytes);
-    for (auto*& reply : replies) {
+    for (auto& reply : replies) {
       if (connection.handshake_replies_seen < handshake_size_) {
         ++connection.handshake_replies_seen;
-        if (reply->type == REDIS_REPLY_ERROR) ++handshakes_rejected_;
+        if (reply.type == redis_reply::kind::error) ++handshakes_rejected_;
         if (connection.handshake_replies_seen == handshake_size_ && !connection.reject_auth &&
             !connection.reject_select)
           connection.handshake_acknowledged = true;
       }
-      fsm_->on_reply(attempt, *reply);
-      freeReplyObject(std::exchange(reply, nullptr));
+      fsm_->on_reply(attempt, std::move(reply));
       if (fsm_->attempt() != attempt) break;  // the machine dropped the connection
-    }
-    for (auto* unread : replies) {
-      if (unread != nullptr) freeReplyObject(unread);
     }
     fsm_->on_read_done(attempt);
   }
@@ -282,10 +275,7 @@ class simulation {
     if (stale_.empty()) return;
     auto& old = stale_.front();
     if (!old.replies.empty()) {
-      for (auto* reply : parse(old.replies.front())) {
-        fsm_->on_reply(old.attempt, *reply);
-        freeReplyObject(reply);
-      }
+      for (auto& reply : parse(old.replies.front())) fsm_->on_reply(old.attempt, std::move(reply));
       old.replies.pop_front();
       fsm_->on_read_done(old.attempt);
     }
@@ -383,8 +373,8 @@ class simulation {
 
   // The server side: parses the commands and queues their replies.
   void receive(server_connection& connection, const std::string& bytes) {
-    for (auto* command : parse(bytes)) {
-      const std::string verb(command->element[0]->str, command->element[0]->len);
+    for (const auto& command : parse(bytes)) {
+      const std::string& verb = command.elements.at(0).str;
       if (verb == "AUTH") {
         connection.replies.push_back(connection.reject_auth ? "-WRONGPASS invalid password\r\n"
                                                             : "+OK\r\n");
@@ -396,12 +386,10 @@ class simulation {
       } else if (verb == "ECHO") {
         if (!connection.handshake_acknowledged)
           violation("a command was written before the handshake succeeded");
-        connection.replies.push_back(
-            bulk(std::string(command->element[1]->str, command->element[1]->len)));
+        connection.replies.push_back(bulk(command.elements.at(1).str));
       } else {
         violation("unexpected command " + verb);
       }
-      freeReplyObject(command);
     }
   }
 
@@ -447,11 +435,11 @@ sim_op::sim_op(simulation& sim, std::shared_ptr<op_record> record)
   for (const auto& payload : record_->expected) commands_.push_back(redis_command{"ECHO", payload});
 }
 
-void sim_op::on_reply(const redisReply& reply) {
-  record_->replies.emplace_back(reply.str == nullptr ? "" : std::string(reply.str, reply.len));
+void sim_op::on_reply(redis_reply&& reply) {
+  record_->replies.push_back(std::move(reply.str));
 }
 
-void sim_op::complete(std::exception_ptr error) noexcept {
+void sim_op::complete(std::unique_ptr<pending_op>, std::exception_ptr error) noexcept {
   sim_.completed(*record_, std::move(error));
 }
 

@@ -1,7 +1,9 @@
 // Fuzzes the RESP path: arbitrary bytes go through hiredis's reader, fed in chunks whose size the
 // first input byte picks, and again in one piece. Both feeds must produce the same replies and the
-// same protocol error, every reply must be structurally sound, and detail::copy_reply must copy
-// each one exactly (type, string bytes, integer, elements, recursively).
+// same protocol error, and every reply must be structurally sound. The connection's own reader
+// (detail::redis_reply_reader: hiredis's parser building redis_reply in place), fed the same
+// pieces, must give exactly those replies (type, string bytes, integer, elements, recursively)
+// and fail exactly when hiredis does.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -12,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "corocache/detail/redis_reply.hpp"
+#include "corocache/detail/redis_reply_reader.hpp"
 #include "fuzz_check.hpp"
 
 namespace {
@@ -73,7 +76,7 @@ bool same_reply(const redisReply* a, const redisReply* b) {
   }
 }
 
-// The redis_reply kind that copy_reply must give for a hiredis 0.14 / RESP2 reply type.
+// The redis_reply kind the connection's reader must give for a hiredis 0.14 / RESP2 reply type.
 corocache::detail::redis_reply::kind expected_kind(int type) {
   using kind = corocache::detail::redis_reply::kind;
   switch (type) {
@@ -153,10 +156,38 @@ read_result read_all(std::string_view input, std::size_t chunk) {
   return result;
 }
 
+struct own_read_result {
+  std::vector<corocache::detail::redis_reply> replies;
+  bool failed = false;
+};
+
+// The same with the connection's reader.
+own_read_result read_all_own(std::string_view input, std::size_t chunk) {
+  using result = corocache::detail::redis_reply_reader::result;
+  own_read_result out;
+  corocache::detail::redis_reply_reader reader;
+  while (!input.empty() && !out.failed) {
+    const auto piece = input.substr(0, chunk);
+    input.remove_prefix(piece.size());
+    if (!reader.feed(piece.data(), piece.size())) {
+      out.failed = true;
+      break;
+    }
+    corocache::detail::redis_reply reply;
+    for (;;) {
+      const auto got = reader.next(reply);
+      if (got == result::error) out.failed = true;
+      if (got != result::reply) break;
+      out.replies.push_back(std::move(reply));
+    }
+  }
+  return out;
+}
+
 // hiredis allocates an array's element pointers as soon as it reads the "*<count>" header, so a
 // count in the billions asks for gigabytes at once: a hiredis trait (a server can make its client
-// allocate that much), not something copy_reply can change. Such inputs are skipped. The scan
-// is crude ('*' inside a bulk string counts too), which only skips a few more inputs.
+// allocate that much), not something the connection's reader can change. Such inputs are skipped.
+// The scan is crude ('*' inside a bulk string counts too), which only skips a few more inputs.
 bool has_huge_array_header(std::string_view input) {
   constexpr std::uint64_t max_elements = 100'000;
   for (auto star = input.find('*'); star != std::string_view::npos;
@@ -189,10 +220,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            " in one piece: " + quoted(input));
   for (std::size_t i = 0; i < pieces.replies.size(); ++i) {
     check_sound(pieces.replies[i].get(), 0);
-    check_copy(pieces.replies[i].get(), corocache::detail::copy_reply(pieces.replies[i].get()),
-               "reply " + std::to_string(i));
     COROCACHE_FUZZ_CHECK(same_reply(pieces.replies[i].get(), whole.replies[i].get()),
                          "reply " + std::to_string(i) + " differs between feeds: " + quoted(input));
   }
+
+  const auto own = read_all_own(input, chunk);
+  COROCACHE_FUZZ_CHECK(own.failed == pieces.failed,
+                       std::string("the connection's reader ") +
+                           (own.failed ? "failed" : "did not fail") + " where hiredis " +
+                           (pieces.failed ? "failed" : "did not") + ": " + quoted(input));
+  COROCACHE_FUZZ_CHECK(
+      own.replies.size() == pieces.replies.size(),
+      std::to_string(own.replies.size()) + " replies from the connection's reader, " +
+          std::to_string(pieces.replies.size()) + " from hiredis: " + quoted(input));
+  for (std::size_t i = 0; i < own.replies.size(); ++i)
+    check_copy(pieces.replies[i].get(), own.replies[i], "reader reply " + std::to_string(i));
   return 0;
 }

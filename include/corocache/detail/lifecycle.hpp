@@ -65,7 +65,10 @@ class lifecycle {
       outcome_ = outcome;
       waiters.swap(waiters_);
     }
-    for (auto& w : waiters) w->complete(own_copy(outcome));
+    for (auto& w : waiters) {
+      auto* raw = w.get();
+      raw->complete(std::move(w), own_copy(outcome));
+    }
   }
 
   /// Completes with the outcome of the initialization in progress (or the last one).
@@ -80,7 +83,8 @@ class lifecycle {
           }
           auto outcome = outcome_;
           lock.unlock();
-          w->complete(own_copy(outcome));
+          auto* raw = w.get();
+          raw->complete(std::move(w), own_copy(outcome));
         },
         asio::use_awaitable);
   }
@@ -105,18 +109,26 @@ class lifecycle {
  private:
   struct waiter {
     virtual ~waiter() = default;
-    virtual void complete(std::exception_ptr outcome) = 0;
+    // `self` owns this waiter, which keeps itself until its handler has been posted and run.
+    virtual void complete(std::unique_ptr<waiter> self, std::exception_ptr outcome) = 0;
   };
 
   template <class Handler>
   struct waiter_of final : waiter {
     explicit waiter_of(Handler handler) : completion(std::move(handler), asio::system_executor()) {}
-    void complete(std::exception_ptr outcome) override {
-      completion.post([outcome = std::move(outcome)](Handler&& handler) mutable {
+    void complete(std::unique_ptr<waiter> self, std::exception_ptr outcome) override {
+      this->outcome = std::move(outcome);
+      std::unique_ptr<waiter_of> owned(static_cast<waiter_of*>(self.release()));
+      completion.post([w = std::move(owned)]() mutable {
+        auto outcome = std::move(w->outcome);
+        auto handler = w->completion.take_handler();
+        const auto work = w->completion.take_work();
+        w.reset();
         std::move(handler)(std::move(outcome));
       });
     }
     caller_completion<Handler> completion;
+    std::exception_ptr outcome;
   };
 
   // Each waiter gets an exception object of its own when the failure is a cache_error: waiters

@@ -7,11 +7,11 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <span>
 
 #include "corocache/detail/redis_command.hpp"
-
-struct redisReply;
+#include "corocache/detail/redis_reply.hpp"
 
 namespace corocache::detail {
 
@@ -26,12 +26,20 @@ class pending_op {
   [[nodiscard]] virtual std::span<redis_command> commands() = 0;
   /// Called once the commands are in the output buffer: their bytes are no longer needed.
   virtual void drop_commands() = 0;
-  /// One reply to one of the commands, in order (hiredis frees `reply` afterwards).
-  virtual void on_reply(const redisReply& reply) = 0;
+  /// One reply to one of the commands, in order; the operation may keep it.
+  virtual void on_reply(redis_reply&& reply) = 0;
   /// The operation is over: with the replies kept by on_reply() when `error` is null, with
-  /// `error` otherwise. Called exactly once, on the connection's strand; must not run the
-  /// caller's code here (post it). `error` is the caller's own exception object.
-  virtual void complete(std::exception_ptr error) noexcept = 0;
+  /// `error` otherwise. Called exactly once (through finish()), on the connection's strand; must
+  /// not run the caller's code here (post it). `error` is the caller's own exception object.
+  /// `self` owns this object: the operation keeps it as long as it needs (the asio side posts it
+  /// to the caller's executor, so that completing costs no allocation) or lets it go.
+  virtual void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept = 0;
 };
+
+/// Completes `op`, handing it over to itself.
+inline void finish(std::unique_ptr<pending_op> op, std::exception_ptr error) noexcept {
+  auto* raw = op.get();
+  raw->complete(std::move(op), std::move(error));
+}
 
 }  // namespace corocache::detail

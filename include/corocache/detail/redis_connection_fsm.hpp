@@ -90,7 +90,7 @@ class redis_connection_fsm {
   void on_opened(std::uint64_t attempt);
   void on_open_failed(std::uint64_t attempt, const std::string& why);
   void on_lost(std::uint64_t attempt, const std::string& why);
-  void on_reply(std::uint64_t attempt, const redisReply& reply);
+  void on_reply(std::uint64_t attempt, redis_reply&& reply);
   /// Every reply of one read has been handed to on_reply().
   void on_read_done(std::uint64_t attempt);
   /// The bytes taken with take_output() are written.

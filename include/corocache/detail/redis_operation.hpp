@@ -10,6 +10,7 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -40,27 +41,36 @@ class command_op final : public pending_op {
 
   std::span<redis_command> commands() override { return {&command_, 1}; }
   void drop_commands() override { command_ = redis_command(); }
-  void on_reply(const redisReply& reply) override { reply_ = copy_reply(&reply); }
-  void complete(std::exception_ptr error) noexcept override {
-    completion_.post([error = std::move(error), reply = std::move(reply_),
-                      decode = std::move(decode_)](Handler&& handler) mutable {
-      result_type result{};
-      if (!error) {
-        try {
-          result = decode(std::move(reply));
-        } catch (...) {
-          error = std::current_exception();
-        }
-      }
-      std::move(handler)(std::move(error), std::move(result));
-    });
+  void on_reply(redis_reply&& reply) override { reply_ = std::move(reply); }
+  void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override {
+    error_ = std::move(error);
+    std::unique_ptr<command_op> owned(static_cast<command_op*>(self.release()));
+    completion_.post([op = std::move(owned)]() mutable { resume(std::move(op)); });
   }
 
  private:
+  // On the caller's executor.
+  static void resume(std::unique_ptr<command_op> op) {
+    auto error = std::move(op->error_);
+    result_type result{};
+    if (!error) {
+      try {
+        result = op->decode_(std::move(op->reply_));
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    auto handler = op->completion_.take_handler();
+    const auto work = op->completion_.take_work();
+    op.reset();
+    std::move(handler)(std::move(error), std::move(result));
+  }
+
   caller_completion<Handler> completion_;
   redis_command command_;
   Decode decode_;
   redis_reply reply_;
+  std::exception_ptr error_;
 };
 
 /// Commands sent back to back; the caller gets all their replies, in order.
@@ -75,19 +85,26 @@ class batch_op final : public pending_op {
 
   std::span<redis_command> commands() override { return commands_; }
   void drop_commands() override { std::vector<redis_command>().swap(commands_); }
-  void on_reply(const redisReply& reply) override { replies_.push_back(copy_reply(&reply)); }
-  void complete(std::exception_ptr error) noexcept override {
+  void on_reply(redis_reply&& reply) override { replies_.push_back(std::move(reply)); }
+  void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override {
     if (error) replies_.clear();
-    completion_.post(
-        [error = std::move(error), replies = std::move(replies_)](Handler&& handler) mutable {
-          std::move(handler)(std::move(error), std::move(replies));
-        });
+    error_ = std::move(error);
+    std::unique_ptr<batch_op> owned(static_cast<batch_op*>(self.release()));
+    completion_.post([op = std::move(owned)]() mutable {
+      auto error = std::move(op->error_);
+      auto replies = std::move(op->replies_);
+      auto handler = op->completion_.take_handler();
+      const auto work = op->completion_.take_work();
+      op.reset();
+      std::move(handler)(std::move(error), std::move(replies));
+    });
   }
 
  private:
   caller_completion<Handler> completion_;
   std::vector<redis_command> commands_;
   std::vector<redis_reply> replies_;
+  std::exception_ptr error_;
 };
 
 /// A plain completion: connect(), close().
@@ -99,14 +116,22 @@ class waiter_op final : public pending_op {
 
   std::span<redis_command> commands() override { return {}; }
   void drop_commands() override {}
-  void on_reply(const redisReply&) override {}
-  void complete(std::exception_ptr error) noexcept override {
-    completion_.post(
-        [error = std::move(error)](Handler&& handler) mutable { std::move(handler)(error); });
+  void on_reply(redis_reply&&) override {}
+  void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override {
+    error_ = std::move(error);
+    std::unique_ptr<waiter_op> owned(static_cast<waiter_op*>(self.release()));
+    completion_.post([op = std::move(owned)]() mutable {
+      auto error = std::move(op->error_);
+      auto handler = op->completion_.take_handler();
+      const auto work = op->completion_.take_work();
+      op.reset();
+      std::move(handler)(std::move(error));
+    });
   }
 
  private:
   caller_completion<Handler> completion_;
+  std::exception_ptr error_;
 };
 
 }  // namespace corocache::detail

@@ -81,7 +81,7 @@ class redis_pipeline {
 
   /// Hands the next reply to the entry it answers. False when no entry waits for a reply (the
   /// server sent more replies than commands: the owner must drop the connection).
-  bool on_reply(const redisReply& reply, reply_outcome& outcome);
+  bool on_reply(redis_reply&& reply, reply_outcome& outcome);
 
   /// Completes operation `id` with errc::cancelled if it is still pending. A written one leaves
   /// a placeholder for its replies. False when no such operation is pending.
