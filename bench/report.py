@@ -287,6 +287,7 @@ class Report:
         self.memory = load_memory(results)
         self.memory_cv = load_memory_cv(results)
         self.hits = load_hit_ratios(results)
+        self.callers = {row.get("client"): row for row in read_jsonl(results / "callers.jsonl")}
 
     def coro(self, op, depth, field="ops_per_sec"):
         return self.redis.median("corocache", op, depth, field)
@@ -361,6 +362,13 @@ class Report:
                              f"{c:.1f}" if c else self.redis.why_missing("corocache"),
                              f"{h:.1f} (hiredis)" if h else NOT_MEASURED, fmt_ratio(r), "<= 1.10x",
                              status(r, lambda v: v <= 1.10)])
+        c, p = (self.callers.get(k, {}).get("mean_parallel") for k in ("corocache", "post"))
+        rows.append(["Redis: callers' 2 ms of work after each GET, 32 coroutines on 2 io threads "
+                     "(mean sections running at once)",
+                     f"{c:.2f}" if c else NOT_MEASURED,
+                     f"{p:.2f} (same loop, asio::post instead of GET)" if p else NOT_MEASURED,
+                     fmt_ratio(ratio(c, p)), ">= 0.90x (about 2 at once)",
+                     status(ratio(c, p), lambda v: v >= 0.9)])
         c, h = self.coro("mget", 1), self.hiredis("mget", 1)
         rows.append(["Redis get_many of 100 keys, D=1 (calls/s)",
                      fmt_rate(c) if c else self.redis.why_missing("corocache"),
