@@ -122,7 +122,8 @@ redis_cluster::redis_cluster(options opts) : options_(opts) {
   };
   try {
     for (std::size_t i = 0; i < node_count; ++i) {
-      nodes_.push_back(std::make_unique<redis_server>(redis_server::options{false, config}));
+      nodes_.push_back(std::make_unique<redis_server>(
+          redis_server::options{.unix_socket = false, .config = config}));
     }
     create();
   } catch (...) {
