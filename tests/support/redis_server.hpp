@@ -21,6 +21,7 @@ class redis_server {
     // redis_tls.hpp); implies unix_socket, over which readiness checks and command() run.
     bool tls = false;
     std::vector<std::string> config;  // extra redis.conf lines, e.g. "requirepass secret"
+    bool sentinel = false;            // run as a Sentinel (redis-server --sentinel)
   };
 
   /// Starts the server and waits until it answers PING; throws std::runtime_error on failure.

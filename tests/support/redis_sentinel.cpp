@@ -1,0 +1,200 @@
+#include "support/redis_sentinel.hpp"
+
+#include <sys/time.h>
+
+#include <charconv>
+#include <stdexcept>
+#include <thread>
+
+#include <hiredis/hiredis.h>
+
+namespace corocache::test {
+namespace {
+
+using kind = detail::redis_reply::kind;
+
+// A reply of hiredis's blocking API as the library's redis_reply (the harness talks RESP2).
+detail::redis_reply to_reply(const redisReply& in) {
+  detail::redis_reply out;
+  switch (in.type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      out.type = in.type == REDIS_REPLY_STRING   ? kind::string
+                 : in.type == REDIS_REPLY_STATUS ? kind::status
+                                                 : kind::error;
+      if (in.str != nullptr) out.str.assign(in.str, in.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = kind::integer;
+      out.integer = in.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = kind::array;
+      for (std::size_t i = 0; i < in.elements; ++i) {
+        out.elements.push_back(in.element[i] != nullptr ? to_reply(*in.element[i])
+                                                        : detail::redis_reply{});
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+detail::redis_reply error_reply(std::string message) {
+  detail::redis_reply reply;
+  reply.type = kind::error;
+  reply.str = std::move(message);
+  return reply;
+}
+
+detail::redis_reply run(redisContext* context, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const auto& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+  if (reply == nullptr) return error_reply(std::string("connection: ") + context->errstr);
+  auto result = to_reply(*reply);
+  freeReplyObject(reply);
+  return result;
+}
+
+std::size_t array_size(const detail::redis_reply& reply) {
+  return reply.type == kind::array ? reply.elements.size() : 0;
+}
+
+}  // namespace
+
+redis_sentinel_group::redis_sentinel_group(options opts) : options_(std::move(opts)) {
+  std::vector<std::string> data_config{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"};
+  if (!options_.data_password.empty()) {
+    data_config.push_back("requirepass " + options_.data_password);
+    data_config.push_back("masterauth " + options_.data_password);
+  }
+  data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = data_config}));
+  auto replica_config = data_config;
+  replica_config.push_back("replicaof 127.0.0.1 " + std::to_string(data_[0]->port()));
+  data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = replica_config}));
+
+  const auto& name = options_.master_name;
+  std::vector<std::string> sentinel_config{
+      "sentinel monitor " + name + " 127.0.0.1 " + std::to_string(data_[0]->port()) + " 2",
+      "sentinel down-after-milliseconds " + name + " " +
+          std::to_string(options_.down_after.count()),
+      "sentinel failover-timeout " + name + " " + std::to_string(options_.failover_timeout.count()),
+      "sentinel parallel-syncs " + name + " 1",
+  };
+  if (!options_.data_password.empty())
+    sentinel_config.push_back("sentinel auth-pass " + name + " " + options_.data_password);
+  if (!options_.sentinel_password.empty()) {
+    sentinel_config.push_back("requirepass " + options_.sentinel_password);
+    sentinel_config.push_back("sentinel sentinel-pass " + options_.sentinel_password);
+  }
+  // The replica must be attached before the sentinels start: a sentinel learns of replicas from
+  // the master's INFO, which it asks for at once and then only every 10 s.
+  const auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout;
+  while (command(data_[1]->port(), {"INFO", "replication"}, options_.data_password)
+             .str.find("master_link_status:up") == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("redis_sentinel_group: the replica did not sync in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (std::size_t i = 0; i < sentinel_count; ++i) {
+    sentinels_.push_back(std::make_unique<redis_server>(
+        redis_server::options{.config = sentinel_config, .sentinel = true}));
+  }
+  wait_until_ready();
+}
+
+redis_sentinel_group::~redis_sentinel_group() = default;
+
+std::string redis_sentinel_group::sentinel_hosts() const {
+  std::string hosts;
+  for (const auto& s : sentinels_) {
+    hosts += (hosts.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(s->port());
+  }
+  return hosts;
+}
+
+detail::redis_reply redis_sentinel_group::command(std::uint16_t port,
+                                                  const std::vector<std::string>& args,
+                                                  const std::string& password) {
+  const timeval timeout{1, 0};
+  redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
+  if (context == nullptr || context->err != 0) {
+    std::string why = context == nullptr ? "out of memory" : context->errstr;
+    if (context != nullptr) redisFree(context);
+    return error_reply("connection: " + why);
+  }
+  redisSetTimeout(context, timeout);
+  detail::redis_reply result;
+  if (!password.empty()) result = run(context, {"AUTH", password});
+  if (result.type != kind::error) result = run(context, args);
+  redisFree(context);
+  return result;
+}
+
+std::string redis_sentinel_group::role_of(std::uint16_t port) const {
+  const auto reply = command(port, {"ROLE"}, options_.data_password);
+  if (array_size(reply) == 0 || reply.elements[0].type != kind::string) return "";
+  return reply.elements[0].str;
+}
+
+std::uint16_t redis_sentinel_group::master_port_seen_by(std::size_t i) const {
+  const auto reply =
+      command(sentinel_port(i), {"SENTINEL", "get-master-addr-by-name", options_.master_name},
+              options_.sentinel_password);
+  if (array_size(reply) != 2) return 0;
+  unsigned port = 0;
+  const auto& text = reply.elements[1].str;
+  std::from_chars(text.data(), text.data() + text.size(), port);
+  return static_cast<std::uint16_t>(port);
+}
+
+bool redis_sentinel_group::sentinel_ready(std::size_t i) const {
+  const auto& name = options_.master_name;
+  const auto& password = options_.sentinel_password;
+  return master_port_seen_by(i) == data_[0]->port() &&
+         array_size(command(sentinel_port(i), {"SENTINEL", "replicas", name}, password)) == 1 &&
+         array_size(command(sentinel_port(i), {"SENTINEL", "sentinels", name}, password)) ==
+             sentinel_count - 1;
+}
+
+void redis_sentinel_group::wait_until_ready() const {
+  const auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout;
+  for (std::size_t i = 0; i < sentinel_count; ++i) {
+    while (!sentinel_ready(i)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw std::runtime_error("redis_sentinel_group: sentinel on port " +
+                                 std::to_string(sentinel_port(i)) +
+                                 " did not see the master, replica and other sentinels in time");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+std::uint16_t redis_sentinel_group::wait_for_failover(std::uint16_t old_port,
+                                                      std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::uint16_t agreed = 0;
+    bool all = true;
+    for (std::size_t i = 0; i < sentinel_count && all; ++i) {
+      if (!sentinels_[i]->running()) continue;
+      const auto port = master_port_seen_by(i);
+      all = port != 0 && port != old_port && (agreed == 0 || port == agreed);
+      agreed = port;
+    }
+    if (all && agreed != 0 && role_of(agreed) == "master") return agreed;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return 0;
+}
+
+}  // namespace corocache::test
