@@ -1,15 +1,27 @@
 // MemoryCacheBackend<T>: an in-process, bounded cache with a TTL per entry.
 //
-// - At most max_size entries at any time. Inserting a new key into a full cache first removes the
-//   expired entries, then one live entry chosen by S3-FIFO, in O(1): it keeps more of a skewed
-//   workload's hot keys than LRU (docs/benchmarks.md has the hit ratios).
+// - At most max_size entries at any time. Inserting a new key into a full shard removes the entry
+//   that expired first if there is one, else one live entry chosen by S3-FIFO, in O(1): it keeps
+//   more of a skewed workload's hot keys than LRU (docs/benchmarks.md has the hit ratios).
 //   memory_options::eviction = eviction_policy::lru evicts the least recently used entry instead.
-// - Expired entries are never returned. They are swept at least once per clean_interval while the
-//   cache is used (by the first operation after the interval passes; no background thread), and a
-//   sweep visits only the entries that expired.
+// - Expired entries are never returned. A sweep starts once per clean_interval while the cache is
+//   used, and runs in steps spread over the operations that follow (no background thread): each
+//   operation removes at most memory_options::sweep_step expired entries and visits at most that
+//   many shards, until every shard has been swept. A sweep visits only entries that expired.
 // - Safe to use from coroutines on any number of threads. Large caches split their keys over
-//   several independently locked shards (memory_options::shards); each shard then holds an equal
-//   part of max_size and evicts among its own keys.
+//   shards (memory_options::shards); each shard holds an equal part of max_size and evicts among
+//   its own keys. Reads (get, exists, get_many; with S3-FIFO) never take an exclusive lock and
+//   write no cache line that another thread's read writes: each thread announces its reads in
+//   its own slot of the shard (detail/read_mostly_lock.hpp). Writes lock their shard, waiting
+//   for the reads in progress there.
+//
+// Lifetimes:
+// - Awaitables returned by this backend refer to it: await them while the backend lives.
+// - get() copies the stored value out while holding its shard for reading, so that no writer can
+//   change or free it meanwhile. Copies of the same stored value may then run on several threads
+//   at once: T's copy constructor must be safe as a concurrent read of a const object (as for
+//   std::string, containers and std::shared_ptr) and must not call into this cache. The copy the
+//   caller receives is its own.
 #pragma once
 
 #include <algorithm>
@@ -19,11 +31,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "corocache/cache_backend.hpp"
 #include "corocache/detail/entry_store.hpp"
+#include "corocache/detail/read_mostly_lock.hpp"
 
 namespace corocache {
 
@@ -31,10 +45,14 @@ namespace corocache {
 struct memory_options {
   /// The most shards a cache may ask for: each costs memory before anything is stored.
   static constexpr std::size_t max_shards = 1024;
+  /// The most expired entries one step of a sweep removes (and the most shards it visits); an
+  /// operation does at most one step, plus one removal of its own key or, for an insert into a
+  /// full shard, of the entry that expired first.
+  static constexpr std::size_t sweep_step = 64;
 
   /// The most entries the cache holds at once; must be > 0.
   std::size_t max_size = 1000;
-  /// How often expired entries are swept; must be > 0.
+  /// How often a sweep of expired entries starts; must be > 0. Too long for the clock: never.
   std::chrono::milliseconds clean_interval = std::chrono::seconds(60);
   /// Lock shards; 0 picks a number from the hardware and max_size (one per 4096 entries, so 1
   /// for caches under 8192 entries, and at most 4 per core). Clamped to [1, max_size]; more than
@@ -43,7 +61,8 @@ struct memory_options {
   /// The time source; tests inject a manual clock so they never sleep. Default: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock = {};
   /// Which live entry a full cache gives up for a new key. S3-FIFO kept 3.8 to 10.6 points
-  /// more hits than LRU on the Zipf traces of docs/benchmarks.md, and a hit updates no list.
+  /// more hits than LRU on the Zipf traces of docs/benchmarks.md, and a hit moves no list entry,
+  /// so reads run in parallel; an LRU hit reorders its list under the shard's exclusive lock.
   eviction_policy eviction = eviction_policy::s3_fifo;
 };
 
@@ -57,7 +76,7 @@ struct memory_stats : detail::store_counters {
 template <class T>
 class MemoryCacheBackend final : public CacheBackend<T> {
  public:
-  /// At most `max_size` entries; expired entries are swept at most once per `clean_interval`.
+  /// At most `max_size` entries; a sweep of expired entries starts once per `clean_interval`.
   explicit MemoryCacheBackend(std::size_t max_size = 1000,
                               std::chrono::milliseconds clean_interval = std::chrono::seconds(60))
       : MemoryCacheBackend(memory_options{.max_size = max_size, .clean_interval = clean_interval}) {
@@ -65,7 +84,9 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
   /// Every setting, including the shard count, the eviction policy and the clock.
   explicit MemoryCacheBackend(memory_options options)
-      : clean_interval_(options.clean_interval), clock_(std::move(options.clock)) {
+      : clean_interval_(options.clean_interval),
+        clock_(std::move(options.clock)),
+        policy_(options.eviction) {
     if (options.max_size == 0)
       detail::throw_error(errc::invalid_argument, "memory backend: max_size must be > 0");
     if (options.clean_interval.count() <= 0)
@@ -76,39 +97,41 @@ class MemoryCacheBackend final : public CacheBackend<T> {
                                                       ", got " + std::to_string(options.shards));
     }
     const std::size_t shard_count = pick_shard_count(options.shards, options.max_size);
+    const std::size_t threads = 2 * std::max(1u, std::thread::hardware_concurrency());
     shards_.reserve(shard_count);
     for (std::size_t i = 0; i < shard_count; ++i) {
       // Spread max_size exactly: the first (max_size % shard_count) shards take one more.
       const std::size_t capacity =
           options.max_size / shard_count + (i < options.max_size % shard_count ? 1 : 0);
-      shards_.push_back(std::make_unique<shard>(capacity, options.eviction));
+      shards_.push_back(std::make_unique<shard>(capacity, options.eviction, threads));
     }
     next_sweep_.store(after(now(), clean_interval_).time_since_epoch().count());
   }
 
-  /// Live entries now (sweeps expired ones first).
+  /// Live entries now. Sweeps every expired entry first: for tests and introspection, not for
+  /// request paths (its cost grows with the number of expired entries).
   [[nodiscard]] std::size_t size() const {
     const auto t = now();
     std::size_t total = 0;
     for (const auto& s : shards_) {
-      std::lock_guard lock(s->mutex);
+      std::lock_guard lock(s->lock);
       s->store.sweep(t);
       total += s->store.size();
     }
     return total;
   }
 
-  /// How many independently locked shards the keys are spread over.
+  /// How many shards the keys are spread over.
   [[nodiscard]] std::size_t shard_count() const noexcept { return shards_.size(); }
 
   /// Counters since construction (hits, misses, evictions, expirations) and the current size.
   [[nodiscard]] memory_stats stats() const {
     memory_stats out;
     for (const auto& s : shards_) {
-      std::lock_guard lock(s->mutex);
+      out.hits += s->lock.hits();
+      out.misses += s->lock.misses();
+      std::lock_guard lock(s->lock);
       const auto& c = s->store.counters();
-      out.hits += c.hits;
-      out.misses += c.misses;
       out.evictions += c.evictions;
       out.expirations += c.expirations;
       out.sweep_visits += c.sweep_visits;
@@ -125,32 +148,37 @@ class MemoryCacheBackend final : public CacheBackend<T> {
   }
 
   asio::awaitable<std::optional<T>> do_get(std::string key) override {
-    co_return with_shard(key, [&](auto& store, auto t) -> std::optional<T> {
-      const T* value = store.get(key, t);
-      return value != nullptr ? std::optional<T>(*value) : std::nullopt;
-    });
+    const auto t = now();
+    sweep_if_due(t);
+    co_return read(detail::hash_key(key), t);
   }
 
   asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) override {
-    with_shard(key, [&](auto& store, auto t) {
-      store.put(std::move(key), std::move(value), deadline(t, ttl), t);
-    });
+    const auto t = now();
+    sweep_if_due(t);
+    write(key,
+          [&](auto& store) { store.put(std::move(key), std::move(value), deadline(t, ttl), t); });
     co_return true;
   }
 
   asio::awaitable<bool> do_erase(std::string key) override {
-    co_return with_shard(key, [&](auto& store, auto t) { return store.erase(key, t); });
+    const auto t = now();
+    sweep_if_due(t);
+    const auto k = detail::hash_key(key);
+    co_return write(k, [&](auto& store) { return store.erase(k, t); });
   }
 
   asio::awaitable<bool> do_exists(std::string key) override {
-    co_return with_shard(key, [&](auto& store, auto t) { return store.contains(key, t); });
+    const auto t = now();
+    sweep_if_due(t);
+    co_return live(detail::hash_key(key), t);
   }
 
   asio::awaitable<std::size_t> do_invalidate_pattern(std::string pattern) override {
     const auto t = now();
     std::size_t removed = 0;
     for (auto& s : shards_) {
-      std::lock_guard lock(s->mutex);
+      std::lock_guard lock(s->lock);
       removed += s->store.erase_matching(pattern, t);
     }
     co_return removed;
@@ -163,47 +191,52 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
   asio::awaitable<std::vector<std::optional<T>>> do_get_many(
       std::vector<std::string> keys) override {
+    const auto t = now();
+    sweep_if_due(t);
     std::vector<std::optional<T>> values;
     values.reserve(keys.size());
-    for (const auto& key : keys) {
-      values.push_back(with_shard(key, [&](auto& store, auto t) -> std::optional<T> {
-        const T* value = store.get(key, t);
-        return value != nullptr ? std::optional<T>(*value) : std::nullopt;
-      }));
-    }
+    for (const auto& key : keys) values.push_back(read(detail::hash_key(key), t));
     co_return values;
   }
 
   asio::awaitable<bool> do_set_many(std::vector<std::pair<std::string, T>> items,
                                     optional_ttl ttl) override {
+    const auto t = now();
+    sweep_if_due(t);
     for (auto& [key, value] : items) {
-      with_shard(key, [&](auto& store, auto t) {
-        store.put(std::move(key), std::move(value), deadline(t, ttl), t);
-      });
+      write(key,
+            [&](auto& store) { store.put(std::move(key), std::move(value), deadline(t, ttl), t); });
     }
     co_return true;
   }
 
   asio::awaitable<std::size_t> do_erase_many(std::vector<std::string> keys) override {
+    const auto t = now();
+    sweep_if_due(t);
     std::size_t removed = 0;
     for (const auto& key : keys) {
-      removed += with_shard(key, [&](auto& store, auto t) { return store.erase(key, t) ? 1 : 0; });
+      const auto k = detail::hash_key(key);
+      removed += write(k, [&](auto& store) { return store.erase(k, t) ? 1 : 0; });
     }
     co_return removed;
   }
 
   asio::awaitable<std::int64_t> do_incr(std::string key, std::int64_t delta, std::int64_t initial,
                                         optional_ttl ttl) override {
-    co_return with_shard(key, [&](auto& store, auto t) {
-      return store.add(key, delta, initial, deadline(t, ttl), t);
-    });
+    const auto t = now();
+    sweep_if_due(t);
+    const auto k = detail::hash_key(key);
+    co_return write(k,
+                    [&](auto& store) { return store.add(k, delta, initial, deadline(t, ttl), t); });
   }
 
  private:
-  struct shard {
-    shard(std::size_t capacity, eviction_policy policy) : store(capacity, policy) {}
-    mutable std::mutex mutex;
-    mutable detail::entry_store<T> store;
+  // Padded to cache lines so that one shard's writes never touch the lines another's readers use.
+  struct alignas(64) shard {
+    shard(std::size_t capacity, eviction_policy policy, std::size_t threads)
+        : lock(threads), store(capacity, policy) {}
+    detail::read_mostly_lock lock;
+    detail::entry_store<T> store;
   };
 
   static std::size_t pick_shard_count(std::size_t requested, std::size_t max_size) {
@@ -232,40 +265,109 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
   detail::steady_time now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
 
-  // Runs `action(store, now)` under the lock of the shard that owns `key`.
-  template <class Action>
-  auto with_shard(std::string_view key, Action&& action) {
-    const auto t = now();
-    sweep_if_due(t);
-    shard& s =
-        *shards_[shards_.size() == 1 ? 0 : detail::transparent_string_hash{}(key) % shards_.size()];
-    std::lock_guard lock(s.mutex);
-    return action(s.store, t);
+  shard& shard_of(const detail::hashed_key& key) const {
+    const std::size_t n = shards_.size();
+    return *shards_[(n & (n - 1)) == 0 ? key.hash & (n - 1) : key.hash % n];  // no division if 2^k
   }
 
-  // The first operation after clean_interval sweeps every shard, one lock at a time.
+  // A get: S3-FIFO reads share the shard; LRU reorders its list, so it locks the shard.
+  std::optional<T> read(const detail::hashed_key& key, detail::steady_time t) {
+    shard& s = shard_of(key);
+    if (policy_ == eviction_policy::lru) {
+      std::lock_guard lock(s.lock);
+      const T* value = s.store.get(key, t);
+      s.lock.count(value != nullptr);
+      return value != nullptr ? std::optional<T>(*value) : std::nullopt;
+    }
+    bool expired = false;
+    std::optional<T> out;
+    {
+      detail::shared_read reading(s.lock);
+      if (const T* value = s.store.find_shared(key, t, expired)) {
+        out.emplace(*value);
+        reading.hit();
+      } else {
+        reading.miss();
+      }
+    }
+    if (expired) remove_expired(s, key, t);
+    return out;
+  }
+
+  // exists(): a read under either policy, since it marks nothing as used.
+  bool live(const detail::hashed_key& key, detail::steady_time t) {
+    shard& s = shard_of(key);
+    bool expired = false;
+    bool found = false;
+    {
+      detail::shared_read reading(s.lock);
+      found = s.store.contains(key, t, expired);
+    }
+    if (expired) remove_expired(s, key, t);
+    return found;
+  }
+
+  // A reader that met an expired key removes it, as a writer.
+  static void remove_expired(shard& s, const detail::hashed_key& key, detail::steady_time t) {
+    std::lock_guard lock(s.lock);
+    s.store.remove_if_expired(key, t);
+  }
+
+  // Runs `action(store)` under the exclusive lock of the shard that owns `key`.
+  template <class Action>
+  auto write(std::string_view key, Action&& action) {
+    return write(detail::hash_key(key), std::forward<Action>(action));
+  }
+
+  template <class Action>
+  auto write(const detail::hashed_key& key, Action&& action) {
+    shard& s = shard_of(key);
+    std::lock_guard lock(s.lock);
+    return action(s.store);
+  }
+
+  // Once clean_interval has passed, operations sweep in steps: each removes at most sweep_step
+  // expired entries and visits at most sweep_step shards, resuming where the last step stopped,
+  // until a pass over every shard is complete. One caller at a time; the others go on.
   void sweep_if_due(detail::steady_time t) {
-    auto due = next_sweep_.load(std::memory_order_relaxed);
-    if (t.time_since_epoch().count() < due) return;
-    const auto next = after(t, clean_interval_).time_since_epoch().count();
-    if (!next_sweep_.compare_exchange_strong(due, next)) return;  // another caller sweeps
-    for (auto& s : shards_) {
-      std::lock_guard lock(s->mutex);
-      s->store.sweep(t);
+    if (t.time_since_epoch().count() < next_sweep_.load(std::memory_order_relaxed)) return;
+    std::unique_lock sweeping(sweep_mutex_, std::try_to_lock);
+    if (!sweeping || t.time_since_epoch().count() < next_sweep_.load(std::memory_order_relaxed))
+      return;
+    std::size_t budget = memory_options::sweep_step;
+    std::size_t shards_left = memory_options::sweep_step;
+    while (budget > 0 && shards_left-- > 0) {
+      shard& s = *shards_[sweep_cursor_];
+      bool more = false;
+      {
+        std::lock_guard lock(s.lock);
+        budget -= s.store.sweep(t, budget);
+        more = s.store.has_expired(t);
+      }
+      if (more) return;  // the budget ran out inside this shard: resume here next time
+      if (++sweep_cursor_ == shards_.size()) {
+        sweep_cursor_ = 0;
+        next_sweep_.store(after(t, clean_interval_).time_since_epoch().count(),
+                          std::memory_order_relaxed);
+        return;
+      }
     }
   }
 
   void clear_all() {
     for (auto& s : shards_) {
-      std::lock_guard lock(s->mutex);
+      std::lock_guard lock(s->lock);
       s->store.clear();
     }
   }
 
   std::chrono::milliseconds clean_interval_;
   std::function<detail::steady_time()> clock_;
+  eviction_policy policy_;
   std::vector<std::unique_ptr<shard>> shards_;
-  std::atomic<detail::steady_time::rep> next_sweep_{0};
+  alignas(64) std::atomic<detail::steady_time::rep> next_sweep_{0};  // read by every operation
+  alignas(64) std::mutex sweep_mutex_;                               // written only while sweeping
+  std::size_t sweep_cursor_ = 0;                                     // guarded by sweep_mutex_
 };
 
 }  // namespace corocache

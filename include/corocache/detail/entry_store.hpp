@@ -1,5 +1,6 @@
 // One shard of the memory backend: a hash map of entries threaded on intrusive queues, plus an
-// expiry index ordered by deadline so a sweep visits only entries that have expired.
+// expiry index ordered by deadline so a sweep visits only entries that have expired, and only as
+// many of them as its caller allows.
 //
 // Two eviction policies share the structure:
 // - lru: one queue in recency order; a hit moves the entry to the front; the back is evicted.
@@ -7,10 +8,13 @@
 //   one-hit wonders; keys hit while there, or seen recently (a ghost FIFO of evicted key hashes),
 //   go to the main FIFO, where a hit only bumps a 2-bit frequency and eviction re-queues entries
 //   that were used. Hits touch no list, which keeps them cheap.
-// Not thread-safe: MemoryCacheBackend guards each store with its own mutex.
+// Not thread-safe by itself: MemoryCacheBackend guards each store with a read_mostly_lock. Only
+// the const lookups (find_shared, contains) may run concurrently with each other; they write
+// nothing but an S3-FIFO frequency, an atomic stored only when its value changes.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -44,17 +48,35 @@ namespace corocache::detail {
 
 using steady_time = std::chrono::steady_clock::time_point;
 
+/// A key with its hash computed once, for the shard choice and the lookup alike.
+struct hashed_key {
+  std::string_view text;
+  std::size_t hash;
+};
+
+[[nodiscard]] inline hashed_key hash_key(std::string_view text) noexcept {
+  return {text, std::hash<std::string_view>{}(text)};
+}
+
 struct transparent_string_hash {
   using is_transparent = void;
   std::size_t operator()(std::string_view text) const noexcept {
     return std::hash<std::string_view>{}(text);
   }
+  std::size_t operator()(const hashed_key& key) const noexcept { return key.hash; }
+};
+
+struct transparent_string_equal {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  bool operator()(const hashed_key& a, std::string_view b) const noexcept { return a.text == b; }
+  bool operator()(std::string_view a, const hashed_key& b) const noexcept { return a == b.text; }
 };
 
 /// Counters a store keeps about itself (summed over shards by the backend).
 struct store_counters {
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
+  std::uint64_t hits = 0;          ///< counted by the backend, not by the store
+  std::uint64_t misses = 0;        ///< counted by the backend, not by the store
   std::uint64_t evictions = 0;     ///< live entries removed to respect max_size
   std::uint64_t expirations = 0;   ///< expired entries removed (by a sweep or on access)
   std::uint64_t sweep_visits = 0;  ///< entries a sweep looked at
@@ -71,19 +93,41 @@ class entry_store {
   entry_store(const entry_store&) = delete;
   entry_store& operator=(const entry_store&) = delete;
 
-  /// The live value under `key`, marked as used; null on a miss.
-  const T* get(std::string_view key, steady_time now) {
+  /// The live value under `key`, marked as used; null on a miss. Removes the key if expired.
+  const T* get(const hashed_key& key, steady_time now) {
     node* n = find_live(key, now);
-    if (n == nullptr) {
-      ++counters_.misses;
-      return nullptr;
-    }
-    ++counters_.hits;
+    if (n == nullptr) return nullptr;
     mark_used(n);
     return &n->second.value;
   }
 
-  bool contains(std::string_view key, steady_time now) { return find_live(key, now) != nullptr; }
+  /// For concurrent readers (S3-FIFO only, whose hits move nothing): the live value under `key`,
+  /// marked as used, or null. Sets `expired` when the key is there but expired (a writer may then
+  /// remove it). Two readers hitting the same entry at once may count one use instead of two.
+  const T* find_shared(const hashed_key& key, steady_time now, bool& expired) const {
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    const entry& e = it->second;
+    if (e.deadline <= now) {
+      expired = true;
+      return nullptr;
+    }
+    const auto frequency = e.frequency.load(std::memory_order_relaxed);
+    if (frequency < 3) e.frequency.store(frequency + 1, std::memory_order_relaxed);
+    return &e.value;
+  }
+
+  /// True when `key` is live; a const lookup that readers may run concurrently. Sets `expired`
+  /// as find_shared does.
+  bool contains(const hashed_key& key, steady_time now, bool& expired) const {
+    auto it = map_.find(key);
+    if (it == map_.end()) return false;
+    expired = it->second.deadline <= now;
+    return !expired;
+  }
+
+  /// Removes `key` if it is there and expired (counted as an expiration).
+  void remove_if_expired(const hashed_key& key, steady_time now) { (void)find_live(key, now); }
 
   /// Stores `value` under `key` with `expiry` (nullopt: never), making room if needed.
   template <class Key, class Value>
@@ -106,7 +150,7 @@ class entry_store {
   }
 
   /// Removes `key`; true when it was live.
-  bool erase(std::string_view key, steady_time now) {
+  bool erase(const hashed_key& key, steady_time now) {
     auto it = map_.find(key);
     if (it == map_.end()) return false;
     const bool live = !expired(it->second, now);
@@ -116,20 +160,21 @@ class entry_store {
 
   /// Adds `delta` to the counter under `key`, creating it from `initial` (with `expiry`) when
   /// missing; the new value. Leaves the entry untouched when it throws.
-  std::int64_t add(std::string_view key, std::int64_t delta, std::int64_t initial,
+  std::int64_t add(const hashed_key& key, std::int64_t delta, std::int64_t initial,
                    std::optional<steady_time> expiry, steady_time now) {
     node* n = find_live(key, now);
-    const std::int64_t base = n != nullptr ? current_counter(key, n->second.value) : initial;
+    const std::int64_t base = n != nullptr ? current_counter(key.text, n->second.value) : initial;
     std::int64_t result = 0;
     if (__builtin_add_overflow(base, delta, &result)) {
-      throw_error(errc::overflow, "incr/decr " + printable_key(key) + ": the result leaves int64");
+      throw_error(errc::overflow,
+                  "incr/decr " + printable_key(key.text) + ": the result leaves int64");
     }
-    T stored = value_of_counter<T>(result, std::string(key));
+    T stored = value_of_counter<T>(result, std::string(key.text));
     if (n != nullptr) {
       n->second.value = std::move(stored);
       mark_used(n);
     } else {
-      put(key, std::move(stored), expiry, now);
+      put(key.text, std::move(stored), expiry, now);
     }
     return result;
   }
@@ -154,13 +199,21 @@ class entry_store {
     ghost_order_.clear();
   }
 
-  /// Removes the entries whose deadline has passed, visiting only them.
-  void sweep(steady_time now) {
-    while (!expiry_.empty() && expiry_.begin()->first <= now) {
+  /// Removes up to `limit` entries whose deadline has passed, visiting only them; how many.
+  std::size_t sweep(steady_time now, std::size_t limit = static_cast<std::size_t>(-1)) {
+    std::size_t removed = 0;
+    while (removed < limit && has_expired(now)) {
       ++counters_.sweep_visits;
       ++counters_.expirations;
       remove(expiry_.begin()->second);
+      ++removed;
     }
+    return removed;
+  }
+
+  /// True when some entry's deadline has passed.
+  [[nodiscard]] bool has_expired(steady_time now) const noexcept {
+    return !expiry_.empty() && expiry_.begin()->first <= now;
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return map_.size(); }
@@ -175,11 +228,13 @@ class entry_store {
     template <class Value>
     explicit entry(Value&& v) : value(std::forward<Value>(v)) {}
     T value;
-    typename expiry_index::iterator expiry;  // expiry_.end() when the entry never expires
+    steady_time deadline = steady_time::max();  // what readers compare, without the index
+    typename expiry_index::iterator expiry;     // expiry_.end() when the entry never expires
     node* newer = nullptr;
     node* older = nullptr;
     bool in_main = false;
-    std::uint8_t frequency = 0;  // s3_fifo: uses since queued, saturating at 3
+    // s3_fifo: uses since queued, saturating at 3. Atomic because concurrent readers bump it.
+    mutable std::atomic<std::uint8_t> frequency{0};
   };
 
   // An intrusive FIFO/recency list of nodes.
@@ -189,11 +244,9 @@ class entry_store {
     std::size_t size = 0;
   };
 
-  bool expired(const entry& e, steady_time now) const {
-    return e.expiry != expiry_.end() && e.expiry->first <= now;
-  }
+  static bool expired(const entry& e, steady_time now) { return e.deadline <= now; }
 
-  node* find_live(std::string_view key, steady_time now) {
+  node* find_live(const hashed_key& key, steady_time now) {
     auto it = map_.find(key);
     if (it == map_.end()) return nullptr;
     if (expired(it->second, now)) {
@@ -219,14 +272,21 @@ class entry_store {
         unlink(main_, n);
         push_newest(main_, n);
       }
-    } else if (n->second.frequency < 3) {
-      ++n->second.frequency;
+    } else {
+      bump(n->second.frequency);
     }
   }
 
+  static void bump(std::atomic<std::uint8_t>& frequency) {
+    const auto f = frequency.load(std::memory_order_relaxed);
+    if (f < 3) frequency.store(f + 1, std::memory_order_relaxed);
+  }
+
+  // An expired entry goes before any live one. One is enough to make room: reclaiming the others
+  // is the sweep's work, spread over operations.
   void make_room(steady_time now) {
     if (map_.size() < capacity_) return;
-    sweep(now);
+    sweep(now, 1);
     while (map_.size() >= capacity_ && !map_.empty()) {
       ++counters_.evictions;
       remove(policy_ == eviction_policy::lru ? main_.oldest : s3_fifo_victim());
@@ -238,18 +298,19 @@ class entry_store {
     for (;;) {
       if (small_.size >= small_capacity_ || main_.size == 0) {
         node* n = small_.oldest;
-        if (n->second.frequency == 0) {
+        if (n->second.frequency.load(std::memory_order_relaxed) == 0) {
           remember_in_ghost(n->first);
           return n;  // still queued: remove() unlinks it
         }
         unlink(small_, n);
-        n->second.frequency = 0;
+        n->second.frequency.store(0, std::memory_order_relaxed);
         push_newest(main_, n);
       } else {
         node* n = main_.oldest;
-        if (n->second.frequency == 0) return n;
+        const auto frequency = n->second.frequency.load(std::memory_order_relaxed);
+        if (frequency == 0) return n;
         unlink(main_, n);
-        --n->second.frequency;
+        n->second.frequency.store(frequency - 1, std::memory_order_relaxed);
         push_newest(main_, n);
       }
     }
@@ -277,6 +338,7 @@ class entry_store {
   void set_expiry(node* n, std::optional<steady_time> expiry) {
     if (n->second.expiry != expiry_.end()) expiry_.erase(n->second.expiry);
     n->second.expiry = expiry ? expiry_.emplace(*expiry, n) : expiry_.end();
+    n->second.deadline = expiry.value_or(steady_time::max());
   }
 
   void push_newest(queue& q, node* n) {
@@ -307,7 +369,7 @@ class entry_store {
   eviction_policy policy_;
   std::size_t small_capacity_;
   std::size_t ghost_capacity_;
-  std::unordered_map<std::string, entry, transparent_string_hash, std::equal_to<>> map_;
+  std::unordered_map<std::string, entry, transparent_string_hash, transparent_string_equal> map_;
   expiry_index expiry_;
   queue small_;
   queue main_;
