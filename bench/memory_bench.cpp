@@ -1,6 +1,8 @@
 // Memory backend throughput (Google Benchmark): get-hit, get-miss, set, incr and a 75% get / 25%
 // set mix, keys drawn from Zipf(0.99) over a cache pre-filled with 100k entries, at 1 and 2
-// threads.
+// threads. And what a mass expiry costs the requests that run into it: 1,000,000 entries expire
+// at once under a steady load of get-hits; the slowest single get and the time until their
+// memory is reclaimed (memory/corocache/mass_expiry).
 //
 // corocache runs its loop inside one coroutine per thread, on an io_context per thread, so every
 // operation pays what a caller pays: `co_await backend.get(key)`. The baseline in the same binary
@@ -8,11 +10,14 @@
 // items_per_second of both and reports their ratio.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -240,6 +245,87 @@ void corocache_memory_lru(benchmark::State& state, workload w) {
   run_backend(state, w, shared_backend(variant::lru));
 }
 
+// ---- mass expiry: the worst single operation when a million entries expire at once
+
+constexpr std::size_t expiring_count = 1'000'000;
+
+// steady_clock plus an offset the benchmark advances, so that a million entries can expire at
+// one instant without waiting for them.
+struct jumping_clock {
+  std::shared_ptr<std::atomic<std::int64_t>> offset =
+      std::make_shared<std::atomic<std::int64_t>>(0);
+  std::chrono::steady_clock::time_point operator()() const {
+    return std::chrono::steady_clock::now() + std::chrono::nanoseconds(offset->load());
+  }
+  void jump(std::chrono::nanoseconds by) const { offset->fetch_add(by.count()); }
+};
+
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+template <class Duration>
+double microseconds(Duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+void mass_expiry(benchmark::State& state) {
+  const auto& trace = trace_for(0);
+  const auto& keys = present_keys();
+  for (auto _ : state) {
+    state.PauseTiming();
+    jumping_clock clock;
+    // Default shards for this size; a clean_interval of 1 s, so "a few intervals" is seconds.
+    auto backend = std::make_unique<memory_backend>(
+        corocache::memory_options{.max_size = expiring_count + key_count,
+                                  .clean_interval = std::chrono::seconds(1),
+                                  .clock = clock});
+    double slowest_us = 0;
+    double slowest_cpu_us = 0;
+    double reclaim_ms = -1;
+    std::size_t operations = 0;
+    run_coroutine([&]() -> asio::awaitable<void> {
+      co_await backend->initialize();
+      for (const auto& key : keys) co_await backend->set(key, initial_value);
+      char buffer[32];
+      for (std::size_t i = 0; i < expiring_count; ++i) {
+        std::snprintf(buffer, sizeof buffer, "expiring:%07zu", i);
+        co_await backend->set(buffer, initial_value, std::chrono::hours(1));
+      }
+      clock.jump(std::chrono::hours(2));  // every expiring entry expires; a sweep is due
+      state.ResumeTiming();
+      const auto start = std::chrono::steady_clock::now();
+      // Steady get-hits until the expired entries are gone (checked every 1024 gets), or 10 s.
+      // Wall time includes any preemption by other processes on a shared machine; the thread's
+      // CPU time does not, so both are reported.
+      for (;; ++operations) {
+        const auto before = std::chrono::steady_clock::now();
+        const auto cpu_before = thread_cpu_time();
+        auto value = co_await backend->get(keys[trace[operations & (trace_length - 1)]]);
+        benchmark::DoNotOptimize(value);
+        const auto cpu_after = thread_cpu_time();
+        const auto after = std::chrono::steady_clock::now();
+        slowest_us = std::max(slowest_us, microseconds(after - before));
+        slowest_cpu_us = std::max(slowest_cpu_us, microseconds(cpu_after - cpu_before));
+        if ((operations & 1023) == 0 && backend->stats().size <= key_count) {
+          reclaim_ms = std::chrono::duration<double, std::milli>(after - start).count();
+          break;
+        }
+        if (after - start > std::chrono::seconds(10)) break;
+      }
+      state.PauseTiming();
+    });
+    backend.reset();  // freeing a million entries is not part of the measurement
+    state.ResumeTiming();
+    state.counters["slowest_get_us"] = slowest_us;
+    state.counters["slowest_get_cpu_us"] = slowest_cpu_us;
+    state.counters["reclaim_ms"] = reclaim_ms;  // -1: not reclaimed within 10 s
+    state.counters["gets_until_reclaimed"] = static_cast<double>(operations);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,6 +350,10 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
+  benchmark::RegisterBenchmark("memory/corocache/mass_expiry", mass_expiry)
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -111,6 +111,26 @@ def load_memory_cv(results):
     return cvs
 
 
+def load_mass_expiry(results):
+    """The counters of memory/corocache/mass_expiry (median over repetitions), or {}."""
+    path = results / "memory.json"
+    if not path.exists():
+        return {}
+    singles = defaultdict(list)
+    for b in json.loads(path.read_text()).get("benchmarks", []):
+        if not b.get("run_name", b["name"]).startswith("memory/corocache/mass_expiry"):
+            continue
+        fields = ("slowest_get_us", "slowest_get_cpu_us", "reclaim_ms", "gets_until_reclaimed")
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                return {f: b[f] for f in fields if f in b}
+        else:
+            for f in fields:
+                if f in b:
+                    singles[f].append(b[f])
+    return {f: statistics.median(v) for f, v in singles.items()}
+
+
 def load_hit_ratios(results):
     ratios = {}
     for row in read_jsonl(results / "hit_ratio.jsonl"):
@@ -286,6 +306,7 @@ class Report:
         self.redis = Redis(read_jsonl(results / "redis.jsonl"))
         self.memory = load_memory(results)
         self.memory_cv = load_memory_cv(results)
+        self.mass_expiry = load_mass_expiry(results)
         self.hits = load_hit_ratios(results)
         self.callers = {row.get("client"): row for row in read_jsonl(results / "callers.jsonl")}
 
@@ -301,11 +322,34 @@ class Report:
         c1, b1 = m.get(("corocache", "get_hit", 1)), m.get(("mutex_map", "get_hit", 1))
         r = ratio(c1, b1)
         rows.append(["memory get-hit, 1 thread (ops/s)", fmt_rate(c1), fmt_rate(b1) + " (mutex map)",
-                     fmt_ratio(r), ">= 0.5x", status(r, lambda v: v >= 0.5)])
+                     fmt_ratio(r), ">= 0.9x", status(r, lambda v: v >= 0.9)])
+        c2, b2 = m.get(("corocache", "get_hit", 2)), m.get(("mutex_map", "get_hit", 2))
+        r = ratio(c2, b2)
+        rows.append(["memory get-hit, 2 threads (ops/s)", fmt_rate(c2), fmt_rate(b2) + " (mutex map)",
+                     fmt_ratio(r), ">= 2.5x", status(r, lambda v: v >= 2.5)])
+        r = ratio(c2, c1)
+        rows.append(["memory get-hit, 2 threads vs 1 thread (ops/s)", fmt_rate(c2),
+                     fmt_rate(c1) + " (1 thread)", fmt_ratio(r), ">= 1.7x", status(r, lambda v: v >= 1.7)])
         c2, c1 = m.get(("corocache", "mixed_75get_25set", 2)), m.get(("corocache", "mixed_75get_25set", 1))
         r = ratio(c2, c1)
         rows.append(["memory 75/25 mix, 2 threads vs 1 thread (ops/s)", fmt_rate(c2),
-                     fmt_rate(c1) + " (1 thread)", fmt_ratio(r), "> 1.0x", status(r, lambda v: v > 1.0)])
+                     fmt_rate(c1) + " (1 thread)", fmt_ratio(r), ">= 1.4x", status(r, lambda v: v >= 1.4)])
+        # Instructions per get do not move with the host or its load, unlike the timings above.
+        i_coro = instructions_per_call(self.results / "callgrind.memory_corocache_get_hit.out",
+                                       r"MemoryCacheBackend<.*>::do_get\(std::")
+        i_map = instructions_per_call(self.results / "callgrind.memory_mutex_map_get_hit.out",
+                                      r"pthread_mutex_lock")
+        if i_coro and i_map:
+            r = ratio(i_coro, i_map)
+            rows.append(["memory get-hit, 1 thread: instructions per get (callgrind)", f"{i_coro:,.0f}",
+                         f"{i_map:,.0f} (mutex map)", fmt_ratio(r), "—", "—"])
+        x = self.mass_expiry
+        if x:
+            slowest = x.get("slowest_get_us")
+            rows.append(["memory: 1,000,000 entries expire at once under get-hits: slowest single get (µs)",
+                         f"{slowest:,.0f}" if slowest is not None else NOT_MEASURED,
+                         "450,000-860,000 before incremental sweeps", "—", "<= 2,000",
+                         status(slowest, lambda v: v <= 2000)])
         s3, lru = m.get(("corocache", "get_hit", 1)), m.get(("corocache_lru", "get_hit", 1))
         r = ratio(s3, lru)
         # Slower only when the gap exceeds the run-to-run spread of these very measurements.
@@ -460,6 +504,21 @@ class Report:
                       "corocache / mutex map", "corocache 2 threads / 1 thread",
                       "corocache, 1 shard: ops/s (/ mutex map)",
                       "corocache, LRU: ops/s (/ mutex map)"], rows)
+
+    def mass_expiry_text(self):
+        x = self.mass_expiry
+        if not x:
+            return "Mass expiry: not measured."
+        reclaim = x.get("reclaim_ms", -1)
+        reclaimed = (f"the expired entries were all reclaimed after {reclaim:,.0f} ms "
+                     f"({x.get('gets_until_reclaimed', 0):,.0f} gets; clean_interval is 1 s)"
+                     if reclaim >= 0 else "the expired entries were not all reclaimed within 10 s")
+        return ("Mass expiry (`memory/corocache/mass_expiry`): 1,000,000 entries with a TTL and "
+                "100,000 without, then the clock jumps past every TTL and the sweep's due time; one "
+                "thread then runs get-hits. The slowest single get took "
+                f"{x.get('slowest_get_us', 0):,.0f} µs of wall time and "
+                f"{x.get('slowest_get_cpu_us', 0):,.0f} µs of its thread's CPU time (wall time "
+                f"includes preemption by other processes); {reclaimed}. Medians of the runs.")
 
     def hit_ratio_table(self):
         rows = []
@@ -706,6 +765,8 @@ unset multiplot
             "`std::unordered_map<std::string, std::string>` behind one `std::mutex`, called directly.",
             "",
             self.memory_table(),
+            "",
+            self.mass_expiry_text(),
             "",
             *self.cache_layer_section(),
             "## Hit ratios",
