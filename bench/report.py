@@ -512,7 +512,7 @@ class Report:
         reclaim = x.get("reclaim_ms", -1)
         reclaimed = (f"the expired entries were all reclaimed after {reclaim:,.0f} ms "
                      f"({x.get('gets_until_reclaimed', 0):,.0f} gets; clean_interval is 1 s)"
-                     if reclaim >= 0 else "the expired entries were not all reclaimed within 10 s")
+                     if reclaim >= 0 else "the expired entries were not all reclaimed within 30 s")
         return ("Mass expiry (`memory/corocache/mass_expiry`): 1,000,000 entries with a TTL and "
                 "100,000 without, then the clock jumps past every TTL and the sweep's due time; one "
                 "thread then runs get-hits. The slowest single get took "

@@ -48,7 +48,7 @@ struct memory_options {
   /// The most expired entries one step of a sweep removes (and the most shards it visits); an
   /// operation does at most one step, plus one removal of its own key or, for an insert into a
   /// full shard, of the entry that expired first.
-  static constexpr std::size_t sweep_step = 64;
+  static constexpr std::size_t sweep_step = 128;
 
   /// The most entries the cache holds at once; must be > 0.
   std::size_t max_size = 1000;
