@@ -60,7 +60,9 @@ struct hashed_key {
 
 struct transparent_string_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view text) const noexcept {
+  // Not noexcept on purpose: libstdc++ then stores each node's hash, so a lookup compares
+  // hashes before keys and never rehashes a stored key to find its bucket's end.
+  std::size_t operator()(std::string_view text) const {
     return std::hash<std::string_view>{}(text);
   }
   std::size_t operator()(const hashed_key& key) const noexcept { return key.hash; }

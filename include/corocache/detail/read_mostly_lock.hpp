@@ -23,6 +23,11 @@ namespace corocache::detail {
 /// A small number for the calling thread, unique among live threads: the lowest one free when the
 /// thread first asks, given back when it exits. Threads then map to distinct slots of a lock.
 [[nodiscard]] inline std::size_t this_thread_number() {
+  // A plain thread_local read (no initialization guard) once the thread has its number.
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  thread_local std::size_t cached = none;
+  if (cached != none) [[likely]]
+    return cached;
   class numbers {
    public:
     std::size_t take() {
@@ -51,7 +56,8 @@ namespace corocache::detail {
     ~holder() { all->give_back(number); }
   };
   thread_local const holder mine;
-  return mine.number;
+  cached = mine.number;
+  return cached;
 }
 
 /// Spins briefly, then yields: waits are short (a lookup and a copy), but the thread waited for
