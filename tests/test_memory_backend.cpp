@@ -415,3 +415,62 @@ TEST_CASE("an insert into a full shard of expired entries removes one of them, n
     CHECK(stats.size == 1000);
   });
 }
+
+namespace {
+// The errc get_now throws, or nothing when it returns.
+std::optional<errc> get_now_error(MemoryCacheBackend<std::string>& cache, std::string_view key) {
+  try {
+    (void)cache.get_now(key);
+  } catch (const corocache::cache_error& e) {
+    return e.error();
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("get_now returns what get returns, expiry and counters included", "[memory_backend]") {
+  for (const auto eviction :
+       {corocache::eviction_policy::s3_fifo, corocache::eviction_policy::lru}) {
+    run_coroutine([eviction]() -> asio::awaitable<void> {
+      manual_clock clock;
+      MemoryCacheBackend<std::string> cache(
+          options_with<std::string>(clock, 100, 4, 60s, eviction));
+      CHECK(get_now_error(cache, "k") == errc::not_initialized);
+      co_await cache.initialize();
+      co_await cache.set("k", "value");
+      co_await cache.set("brief", "gone soon", 1s);
+      CHECK(cache.get_now("k") == std::optional<std::string>("value"));
+      CHECK(cache.get_now("brief") == std::optional<std::string>("gone soon"));
+      CHECK_FALSE(cache.get_now("absent"));
+      clock.advance(2s);
+      CHECK_FALSE(cache.get_now("brief"));  // expired: never returned, and removed
+      CHECK_FALSE(co_await cache.get("brief"));
+      CHECK(cache.stats().size == 1);
+      CHECK(cache.stats().hits == 2);
+      CHECK(cache.stats().misses == 3);
+      co_await cache.shutdown();
+      CHECK(get_now_error(cache, "k") == errc::shut_down);
+    });
+  }
+}
+
+TEST_CASE("get_now takes part in the bounded sweep steps", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    manual_clock clock;
+    const std::size_t expiring = 3 * memory_options::sweep_step + 5;
+    MemoryCacheBackend<std::string> cache(options_with<std::string>(
+        clock, expiring + 10, 1, 10s, corocache::eviction_policy::s3_fifo));
+    co_await cache.initialize();
+    for (std::size_t i = 0; i < expiring; ++i) co_await cache.set("e" + std::to_string(i), "v", 1s);
+    co_await cache.set("live", "v");
+    clock.advance(11s);  // every TTL is past and a sweep is due
+    std::uint64_t visited = 0;
+    for (int step = 0; step < 4; ++step) {
+      CHECK(cache.get_now("live") == std::optional<std::string>("v"));
+      const auto now_visited = cache.stats().sweep_visits;
+      CHECK(now_visited - visited <= memory_options::sweep_step);
+      visited = now_visited;
+    }
+    CHECK(cache.stats().expirations == expiring);  // four steps reclaimed every expired entry
+  });
+}

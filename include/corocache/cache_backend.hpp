@@ -288,6 +288,12 @@ class CacheBackend {
     return no_lock<bool>("release_lock", key);
   }
 
+  /// The error an operation named `operation` would fail with now (errc::not_initialized or
+  /// errc::shut_down), or null while the backend is running: for a backend's synchronous calls.
+  [[nodiscard]] std::exception_ptr lifecycle_error(const char* operation) const {
+    return life_->error_for(operation);
+  }
+
   /// `start()` (which returns the operation's awaitable) right away when the backend is running;
   /// otherwise an awaitable that checks the lifecycle again when awaited, and then fails with
   /// errc::not_initialized or errc::shut_down, or runs `start()` if the backend is running by

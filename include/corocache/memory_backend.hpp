@@ -28,10 +28,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -119,6 +121,18 @@ class MemoryCacheBackend final : public CacheBackend<T> {
       total += s->store.size();
     }
     return total;
+  }
+
+  /// The value under `key`, or an empty optional, without a coroutine: for callers that are not
+  /// coroutines (an L1 in front of another backend, a hot loop), which it spares the awaitable's
+  /// frame and resumptions. It does what `co_await get(key)` does (expiry, sweep step, counters)
+  /// on the calling thread, and throws cache_error with errc::not_initialized before
+  /// initialize() has completed and errc::shut_down after shutdown().
+  [[nodiscard]] std::optional<T> get_now(std::string_view key) {
+    if (auto error = this->lifecycle_error("get_now")) std::rethrow_exception(error);
+    const auto t = now();
+    sweep_if_due(t);
+    return read(detail::hash_key(key), t);
   }
 
   /// How many shards the keys are spread over.
