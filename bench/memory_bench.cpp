@@ -6,8 +6,9 @@
 //
 // corocache runs its loop inside one coroutine per thread, on an io_context per thread, so every
 // operation pays what a caller pays: `co_await backend.get(key)`. The baseline in the same binary
-// is a std::unordered_map behind one std::mutex, called directly. bench/run reads the
-// items_per_second of both and reports their ratio.
+// is a std::unordered_map behind one std::mutex, called directly. memory/corocache_get_now calls
+// the synchronous lookup (MemoryCacheBackend::get_now) from a plain loop, like the baseline.
+// bench/run reads the items_per_second of both and reports their ratio.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -245,6 +246,18 @@ void corocache_memory_lru(benchmark::State& state, workload w) {
   run_backend(state, w, shared_backend(variant::lru));
 }
 
+// get_now: the same lookups on the default backend, without a coroutine per call (the loop runs
+// outside any coroutine, as the mutex map's does).
+void corocache_memory_get_now(benchmark::State& state, workload w) {
+  auto& backend = shared_backend(variant::sharded);
+  steps next(w, state.thread_index());
+  for (auto _ : state) {
+    auto value = backend.get_now(next.next().key);
+    benchmark::DoNotOptimize(value);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
 // ---- mass expiry: the worst single operation when a million entries expire at once
 
 constexpr std::size_t expiring_count = 1'000'000;
@@ -349,6 +362,13 @@ int main(int argc, char** argv) {
           ->Threads(2)
           ->UseRealTime();
     }
+  }
+  for (auto w : {workload::get_hit, workload::get_miss}) {
+    const std::string name = std::string("memory/corocache_get_now/") + name_of(w);
+    benchmark::RegisterBenchmark(name.c_str(), corocache_memory_get_now, w)
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
   }
   benchmark::RegisterBenchmark("memory/corocache/mass_expiry", mass_expiry)
       ->Iterations(1)

@@ -350,6 +350,21 @@ class Report:
             r = ratio(i_coro, i_map)
             rows.append(["memory get-hit, 1 thread: instructions per get (callgrind)", f"{i_coro:,.0f}",
                          f"{i_map:,.0f} (mutex map)", fmt_ratio(r), "—", "—"])
+        # get_now: the same lookup without a coroutine (shown beside the targets, which are set for
+        # the coroutine API).
+        n1, n2 = m.get(("corocache_get_now", "get_hit", 1)), m.get(("corocache_get_now", "get_hit", 2))
+        if n1 or n2:
+            rows.append(["memory get_now hit (no coroutine), 1 thread (ops/s)", fmt_rate(n1),
+                         fmt_rate(b1) + " (mutex map)", fmt_ratio(ratio(n1, b1)), "—", "—"])
+            rows.append(["memory get_now hit (no coroutine), 2 threads (ops/s)", fmt_rate(n2),
+                         fmt_rate(b2) + " (mutex map)", fmt_ratio(ratio(n2, b2)), "—", "—"])
+            rows.append(["memory get_now hit (no coroutine), 2 threads vs 1 thread (ops/s)",
+                         fmt_rate(n2), fmt_rate(n1) + " (1 thread)", fmt_ratio(ratio(n2, n1)), "—", "—"])
+        i_now = instructions_per_call(self.results / "callgrind.memory_corocache_get_now_get_hit.out",
+                                      r"MemoryCacheBackend<.*>::read\(")
+        if i_now and i_map:
+            rows.append(["memory get_now hit, 1 thread: instructions per get (callgrind)", f"{i_now:,.0f}",
+                         f"{i_map:,.0f} (mutex map)", fmt_ratio(ratio(i_now, i_map)), "—", "—"])
         x = self.mass_expiry
         if x:
             slowest = x.get("slowest_get_us")
