@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -96,7 +97,8 @@ class caller_completion {
 
   /// Queues `function` on the caller's executor. `function` owns the object this completion is
   /// part of; when it runs, it takes the handler and the work (take_handler(), take_work()),
-  /// may destroy that object, then calls the handler and lets the work go.
+  /// may destroy that object, then calls the handler and lets the work go (post_completion()
+  /// below does all that).
   template <class Function>
   void post(Function&& function) noexcept {
     if (const auto* io = std::get_if<io_work>(&work_)) {
@@ -120,5 +122,22 @@ class caller_completion {
   work_type work_;
   post_storage storage_;
 };
+
+/// Completes an operation that owns its caller_completion (the member `Completion` of `Owner`):
+/// posts, to the caller's executor, a function that takes the handler's arguments from the
+/// operation (`take(Owner&)` returns them as a tuple), destroys the operation, then calls the
+/// handler. The operation is gone before the caller resumes, so the caller may free anything it
+/// referred to.
+template <auto Completion, class Owner, class TakeArguments>
+void post_completion(std::unique_ptr<Owner> owner, TakeArguments take) noexcept {
+  auto& completion = (*owner).*Completion;
+  completion.post([owner = std::move(owner), take = std::move(take)]() mutable {
+    auto arguments = take(*owner);
+    auto handler = ((*owner).*Completion).take_handler();
+    const auto work = ((*owner).*Completion).take_work();
+    owner.reset();
+    std::apply(std::move(handler), std::move(arguments));
+  });
+}
 
 }  // namespace corocache::detail

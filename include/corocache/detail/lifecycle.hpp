@@ -119,12 +119,8 @@ class lifecycle {
     void complete(std::unique_ptr<waiter> self, std::exception_ptr outcome) override {
       this->outcome = std::move(outcome);
       std::unique_ptr<waiter_of> owned(static_cast<waiter_of*>(self.release()));
-      completion.post([w = std::move(owned)]() mutable {
-        auto outcome = std::move(w->outcome);
-        auto handler = w->completion.take_handler();
-        const auto work = w->completion.take_work();
-        w.reset();
-        std::move(handler)(std::move(outcome));
+      post_completion<&waiter_of::completion>(std::move(owned), [](waiter_of& w) {
+        return std::make_tuple(std::move(w.outcome));
       });
     }
     caller_completion<Handler> completion;

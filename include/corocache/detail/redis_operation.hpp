@@ -45,27 +45,22 @@ class command_op final : public pending_op {
   void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override {
     error_ = std::move(error);
     std::unique_ptr<command_op> owned(static_cast<command_op*>(self.release()));
-    completion_.post([op = std::move(owned)]() mutable { resume(std::move(op)); });
+    // Decoding runs on the caller's executor, just before the caller resumes.
+    post_completion<&command_op::completion_>(std::move(owned), [](command_op& op) {
+      auto error = std::move(op.error_);
+      result_type result{};
+      if (!error) {
+        try {
+          result = op.decode_(std::move(op.reply_));
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
+      return std::make_tuple(std::move(error), std::move(result));
+    });
   }
 
  private:
-  // On the caller's executor.
-  static void resume(std::unique_ptr<command_op> op) {
-    auto error = std::move(op->error_);
-    result_type result{};
-    if (!error) {
-      try {
-        result = op->decode_(std::move(op->reply_));
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    auto handler = op->completion_.take_handler();
-    const auto work = op->completion_.take_work();
-    op.reset();
-    std::move(handler)(std::move(error), std::move(result));
-  }
-
   caller_completion<Handler> completion_;
   redis_command command_;
   Decode decode_;
@@ -90,13 +85,8 @@ class batch_op final : public pending_op {
     if (error) replies_.clear();
     error_ = std::move(error);
     std::unique_ptr<batch_op> owned(static_cast<batch_op*>(self.release()));
-    completion_.post([op = std::move(owned)]() mutable {
-      auto error = std::move(op->error_);
-      auto replies = std::move(op->replies_);
-      auto handler = op->completion_.take_handler();
-      const auto work = op->completion_.take_work();
-      op.reset();
-      std::move(handler)(std::move(error), std::move(replies));
+    post_completion<&batch_op::completion_>(std::move(owned), [](batch_op& op) {
+      return std::make_tuple(std::move(op.error_), std::move(op.replies_));
     });
   }
 
@@ -120,12 +110,8 @@ class waiter_op final : public pending_op {
   void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override {
     error_ = std::move(error);
     std::unique_ptr<waiter_op> owned(static_cast<waiter_op*>(self.release()));
-    completion_.post([op = std::move(owned)]() mutable {
-      auto error = std::move(op->error_);
-      auto handler = op->completion_.take_handler();
-      const auto work = op->completion_.take_work();
-      op.reset();
-      std::move(handler)(std::move(error));
+    post_completion<&waiter_op::completion_>(std::move(owned), [](waiter_op& op) {
+      return std::make_tuple(std::move(op.error_));
     });
   }
 
