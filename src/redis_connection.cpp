@@ -111,10 +111,12 @@ struct redis_transport {
     if (tls) return tls->stream.async_read_some(asio::buffer(reading), std::move(handler));
     socket.async_read_some(asio::buffer(reading), std::move(handler));
   }
+  /// Writes what is left of `writing` after its first `already_sent` bytes.
   template <class Handler>
-  void async_write(Handler&& handler) {
-    if (tls) return asio::async_write(tls->stream, asio::buffer(writing), std::move(handler));
-    asio::async_write(socket, asio::buffer(writing), std::move(handler));
+  void async_write(std::size_t already_sent, Handler&& handler) {
+    const auto rest = asio::buffer(writing) + already_sent;
+    if (tls) return asio::async_write(tls->stream, rest, std::move(handler));
+    asio::async_write(socket, rest, std::move(handler));
   }
   /// A read or write error in words; TLS errors name their cause (e.g. a refused certificate).
   [[nodiscard]] std::string describe(const asio::error_code& ec,
@@ -208,18 +210,20 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       } else {
         fsm_.cancel(s.id);
       }
-      after_event();
     }
     draining_.clear();
+    // Once per burst: what was submitted together leaves in one write.
+    after_event();
   }
 
   // ----- performing what the machine asks for
 
   void after_event() {
-    while (auto action = fsm_.next_action()) perform(*action);
-    if (fsm_.write_due()) {
-      write();
-    } else if (fsm_.flush_wanted()) {
+    for (;;) {
+      while (auto action = fsm_.next_action()) perform(*action);
+      if (!fsm_.write_due() || !write()) break;  // a write in flight comes back here when done
+    }
+    if (fsm_.flush_wanted()) {
       // Behind what is already queued: callers resumed together leave in one write.
       asio::post(strand_, [self = shared_from_this()] {
         self->fsm_.on_flush();
@@ -293,6 +297,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
                               }
                               if (self->endpoint_.unix_path.empty()) enable_keepalive(t->socket);
                               if (self->endpoint_.tls) return self->start_tls(t);
+                              // write() sends without blocking, then waits with async_write.
+                              asio::error_code ignored;
+                              t->socket.non_blocking(true, ignored);
                               self->opened(t);
                             });
   }
@@ -379,10 +386,26 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   // ----- writing
 
-  void write() {
+  /// Writes the machine's output. Plain sockets try a non-blocking send first: on an idle socket
+  /// it takes everything, and the write is done without a trip through the scheduler. True when
+  /// the write is already complete (the machine has been told).
+  bool write() {
     auto t = transport_;
     fsm_.take_output(t->writing);
-    t->async_write([self = shared_from_this(), t](const asio::error_code& ec, std::size_t) {
+    std::size_t sent = 0;
+    if (!t->tls) {
+      asio::error_code ec;
+      sent = t->socket.write_some(asio::buffer(t->writing), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec, endpoint_));
+        return true;
+      }
+      if (sent == t->writing.size()) {
+        fsm_.on_written(t->attempt);
+        return true;
+      }
+    }
+    t->async_write(sent, [self = shared_from_this(), t](const asio::error_code& ec, std::size_t) {
       if (self->transport_ != t) return;
       if (ec) {
         self->fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec, self->endpoint_));
@@ -391,6 +414,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       }
       self->after_event();
     });
+    return false;
   }
 
   // ----- the machine's clock
