@@ -56,6 +56,38 @@ bool valid_scheme(std::string_view scheme) {
   });
 }
 
+// One "host[:port]" or "[ipv6]:port" of the authority.
+std::pair<std::string, std::optional<std::uint16_t>> parse_host_port(std::string_view scheme,
+                                                                     std::string_view authority) {
+  std::pair<std::string, std::optional<std::uint16_t>> out;
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) fail(scheme, "unterminated '[' in host");
+    out.first = std::string(authority.substr(1, close - 1));
+    const auto rest = authority.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') fail(scheme, "unexpected text after ']'");
+    if (!rest.empty()) port_text = rest.substr(1);
+    if (rest.size() == 1) fail(scheme, "empty port");
+  } else {
+    const auto colon = authority.find(':');
+    out.first = percent_decode(scheme, authority.substr(0, colon), "host");
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) fail(scheme, "empty port");
+    }
+  }
+  if (!port_text.empty()) {
+    unsigned value = 0;
+    const auto* end = port_text.data() + port_text.size();
+    const auto result = std::from_chars(port_text.data(), end, value);
+    if (result.ec != std::errc{} || result.ptr != end || value == 0 || value > 65535)
+      fail(scheme, "port must be a number from 1 to 65535");
+    out.second = static_cast<std::uint16_t>(value);
+  }
+  return out;
+}
+
 void parse_authority(std::string_view authority, backend_url& url) {
   const auto at = authority.rfind('@');
   if (at != std::string_view::npos) {
@@ -70,30 +102,22 @@ void parse_authority(std::string_view authority, backend_url& url) {
       url.password = percent_decode(url.scheme, userinfo.substr(colon + 1), "user-info");
     authority.remove_prefix(at + 1);
   }
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) fail(url.scheme, "unterminated '[' in host");
-    url.host = std::string(authority.substr(1, close - 1));
-    const auto rest = authority.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') fail(url.scheme, "unexpected text after ']'");
-    if (!rest.empty()) port_text = rest.substr(1);
-    if (rest.size() == 1) fail(url.scheme, "empty port");
-  } else {
-    const auto colon = authority.find(':');
-    url.host = percent_decode(url.scheme, authority.substr(0, colon), "host");
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) fail(url.scheme, "empty port");
+  // A comma never appears in a host name or an IPv6 literal: it separates hosts.
+  for (bool first = true;; first = false) {
+    const auto comma = authority.find(',');
+    const auto one = authority.substr(0, comma);
+    if (comma != std::string_view::npos && one.empty())
+      fail(url.scheme, "empty host in a host list");
+    auto host_port = parse_host_port(url.scheme, one);
+    if (!first && host_port.first.empty()) fail(url.scheme, "empty host in a host list");
+    if (first) {
+      url.host = std::move(host_port.first);
+      url.port = host_port.second;
+    } else {
+      url.more_hosts.push_back(std::move(host_port));
     }
-  }
-  if (!port_text.empty()) {
-    unsigned value = 0;
-    const auto* end = port_text.data() + port_text.size();
-    const auto result = std::from_chars(port_text.data(), end, value);
-    if (result.ec != std::errc{} || result.ptr != end || value == 0 || value > 65535)
-      fail(url.scheme, "port must be a number from 1 to 65535");
-    url.port = static_cast<std::uint16_t>(value);
+    if (comma == std::string_view::npos) break;
+    authority.remove_prefix(comma + 1);
   }
 }
 
@@ -153,8 +177,15 @@ backend_url backend_url::parse(std::string_view text) {
 std::string backend_url::redacted() const {
   std::string out = scheme + "://";
   if (!user.empty() || password) out += "***@";  // a "user" may be a password in the wrong place
-  out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (port) out += fmt::format(":{}", *port);
+  const auto add = [&out](const std::string& h, const std::optional<std::uint16_t>& p) {
+    out += h.find(':') != std::string::npos ? "[" + h + "]" : h;
+    if (p) out += fmt::format(":{}", *p);
+  };
+  add(host, port);
+  for (const auto& [h, p] : more_hosts) {
+    out += ',';
+    add(h, p);
+  }
   return out;
 }
 
@@ -219,7 +250,8 @@ namespace detail {
 
 // The URL is not shown: its host or path may be a password in the wrong place.
 void expect_no_location(const backend_url& url) {
-  if (url.host.empty() && !url.port && url.path.empty() && url.user.empty() && !url.password)
+  if (url.host.empty() && !url.port && url.more_hosts.empty() && url.path.empty() &&
+      url.user.empty() && !url.password)
     return;
   throw_error(errc::invalid_argument,
               fmt::format("{}:// takes no host, port, path or credentials, only query parameters",

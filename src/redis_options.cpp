@@ -48,6 +48,8 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
     fail(url, "the password is empty: write redis://user:password@host, or no user-info at all");
 
   std::optional<int> path_db;
+  if (url.scheme != "redis-sentinel" && !url.more_hosts.empty())
+    fail(url, "only redis-sentinel:// takes a list of hosts");
   if (url.scheme == "unix") {
     if (!url.host.empty() || url.port)
       fail(url, "a unix socket URL has no host or port: write unix:///path/to/redis.sock");
@@ -88,12 +90,41 @@ std::optional<redis_tls_settings> tls_of(const backend_url& url, url_parameters&
   return tls;
 }
 
+// master=, sentinel_user= and sentinel_password= of a redis-sentinel:// URL, and its host list;
+// on any other scheme they are unknown parameters. Values are never echoed.
+std::optional<redis_sentinel_settings> sentinel_of(const backend_url& url,
+                                                   url_parameters& parameters) {
+  if (url.scheme != "redis-sentinel") return std::nullopt;
+  redis_sentinel_settings sentinel;
+  if (url.host.empty()) fail(url, "the Sentinels' host:port list is missing");
+  sentinel.sentinels.push_back({url.host, url.port.value_or(26379)});
+  for (const auto& [host, port] : url.more_hosts)
+    sentinel.sentinels.push_back({host, port.value_or(std::uint16_t{26379})});
+  sentinel.master_name = parameters.take("master").value_or("");
+  if (sentinel.master_name.empty()) fail(url, "?master=NAME (the monitored master) is required");
+  sentinel.user = parameters.take("sentinel_user").value_or("");
+  sentinel.password = parameters.take("sentinel_password");
+  if (!sentinel.user.empty() && !sentinel.password)
+    fail(url, "sentinel_user= needs sentinel_password=");
+  if (sentinel.password && sentinel.password->empty()) fail(url, "sentinel_password= is empty");
+  return sentinel;
+}
+
 // The resolved endpoint as a URL for messages: the user-info masked, the database from the path or
 // ?db=, no other parameter.
 std::string describe(const backend_url& url, const redis_address& address) {
   const std::string_view credentials = url.user.empty() && !url.password ? "" : "***@";
   if (!address.unix_path.empty())
     return fmt::format("unix://{}{}?db={}", credentials, address.unix_path, address.db);
+  if (address.sentinel) {
+    std::string hosts;
+    for (const auto& s : address.sentinel->sentinels) {
+      const bool ipv6 = s.host.find(':') != std::string::npos;
+      hosts += fmt::format("{}{}{}{}:{}", hosts.empty() ? "" : ",", ipv6 ? "[" : "", s.host,
+                           ipv6 ? "]" : "", s.port);
+    }
+    return fmt::format("redis-sentinel://{}{}/{}", credentials, hosts, address.db);
+  }
   const bool ipv6 = address.host.find(':') != std::string::npos;
   const bool insecure = address.tls && !address.tls->verify;
   return fmt::format("{}://{}{}{}{}:{}/{}{}", address.tls ? "rediss" : "redis", credentials,
@@ -108,13 +139,15 @@ redis_settings resolve_redis_options(const redis_options& options) {
 }
 
 redis_settings resolve_redis_url(const backend_url& url, const redis_options& defaults) {
-  if (url.scheme != "redis" && url.scheme != "rediss" && url.scheme != "unix")
-    fail(url, "the scheme must be redis://, rediss:// or unix://");
+  if (url.scheme != "redis" && url.scheme != "rediss" && url.scheme != "unix" &&
+      url.scheme != "redis-sentinel")
+    fail(url, "the scheme must be redis://, rediss://, unix:// or redis-sentinel://");
 
   url_parameters parameters(url);
   redis_settings settings;
   settings.address = address_of(url, parameters);
   settings.address.tls = tls_of(url, parameters);
+  settings.address.sentinel = sentinel_of(url, parameters);
   settings.prefix = parameters.take("prefix").value_or(defaults.prefix);
   settings.connect_timeout =
       parameters.take_duration("connect_timeout").value_or(defaults.connect_timeout);

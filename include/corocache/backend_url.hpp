@@ -21,22 +21,26 @@
 
 namespace corocache {
 
-/// A parsed backend URL: scheme://[user[:password]@]host[:port][/path][?name=value&...].
+/// A parsed backend URL:
+/// scheme://[user[:password]@]host[:port][,host[:port]...][/path][?name=value&...].
 struct backend_url {
   std::string scheme;                   ///< lower-cased, e.g. "redis"
   std::string user;                     ///< empty when absent
   std::optional<std::string> password;  ///< absent unless the URL has "user:password@"
   std::string host;                     ///< without brackets for an IPv6 literal
   std::optional<std::uint16_t> port;    ///< absent unless given
-  std::string path;                     ///< "" or starting with '/'
+  /// The hosts after the first of a comma-separated list ("h1:1,h2:2,h3:3", as
+  /// redis-sentinel:// takes): host and port above are the first. Empty for a single host.
+  std::vector<std::pair<std::string, std::optional<std::uint16_t>>> more_hosts;
+  std::string path;                                        ///< "" or starting with '/'
   std::vector<std::pair<std::string, std::string>> query;  ///< in order, names unique
 
   /// Parses `text`; throws cache_error(errc::invalid_argument) naming what is wrong, without
   /// quoting any of the text but the scheme.
   [[nodiscard]] static backend_url parse(std::string_view text);
 
-  /// "scheme://[***@]host[:port]": the user-info masked whole, path and query left out. Safe for
-  /// logs and errors.
+  /// "scheme://[***@]host[:port][,host[:port]...]": the user-info masked whole, path and query left
+  /// out. Safe for logs and errors.
   [[nodiscard]] std::string redacted() const;
 };
 
@@ -67,8 +71,8 @@ class url_parameters {
 };
 
 namespace detail {
-/// Throws errc::invalid_argument when `url` has a host, port, path or credentials (for backends
-/// configured by query parameters alone, such as memory:// and null://).
+/// Throws errc::invalid_argument when `url` has a host (or several), port, path or credentials (for
+/// backends configured by query parameters alone, such as memory:// and null://).
 void expect_no_location(const backend_url& url);
 
 /// Parses "250ms" / "30s" / "5m" / "1h"; nullopt when malformed or out of range.

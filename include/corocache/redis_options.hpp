@@ -4,6 +4,9 @@
 //   redis://[[user]:password@]host[:port][/db][?parameters]   TCP; port 6379 and db 0 by default
 //   unix://[[user]:password@]/path/to/redis.sock[?parameters]  a unix socket; ?db=N selects the db
 //   rediss://[[user]:password@]host[:port][/db][?parameters]  TLS over TCP, the same otherwise
+//   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db]?master=NAME[&parameters]
+//     the master NAME that the listed Sentinels (port 26379 by default) point at; the user-info
+//     authenticates to the master, sentinel_user= and sentinel_password= to the Sentinels.
 // TLS parameters (rediss:// only): ca=FILE|DIR (trusted CAs; default the system's trust store),
 // cert=FILE and key=FILE (a client certificate for mutual TLS; both or neither), sni=NAME (the
 // name sent and verified; default the host), verify=peer|none (none: INSECURE, no check of the
@@ -23,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corocache {
 
@@ -63,6 +67,18 @@ struct redis_tls_settings {
   bool verify = true;  ///< false (verify=none): the server's certificate is not checked: insecure
 };
 
+/// The Sentinels of a redis-sentinel:// URL, asked for the master's address on every connect.
+struct redis_sentinel_settings {
+  struct endpoint {
+    std::string host;
+    std::uint16_t port = 26379;
+  };
+  std::vector<endpoint> sentinels;      ///< in the URL's order; tried in turn
+  std::string master_name;              ///< ?master=
+  std::string user;                     ///< ?sentinel_user= (needs sentinel_password=)
+  std::optional<std::string> password;  ///< ?sentinel_password=: AUTH to every Sentinel
+};
+
 /// A Redis server's address and credentials, as a URL gives them.
 struct redis_address {
   std::string host = "localhost";
@@ -72,6 +88,8 @@ struct redis_address {
   std::optional<std::string> password;
   int db = 0;
   std::optional<redis_tls_settings> tls;  ///< set for rediss://
+  /// Set for redis-sentinel://: host and port are then unused, the Sentinels give the master's.
+  std::optional<redis_sentinel_settings> sentinel;
 };
 
 /// redis_options checked and resolved: the URL parsed, its query parameters applied.
@@ -84,8 +102,9 @@ struct redis_settings {
   std::chrono::milliseconds reconnect_max{};
   std::chrono::milliseconds health_check_interval{};  ///< zero: no health checks
   bool allow_start_offline = false;  ///< initialize() succeeds without a reachable server
-  /// "redis[s]://[***@]host:port/db" or "unix://[***@]/path?db=N", for messages: no user-info, no
-  /// parameter values ("?verify=none (insecure)" is shown, the others are not).
+  /// "redis[s]://[***@]host:port/db", "unix://[***@]/path?db=N" or
+  /// "redis-sentinel://[***@]host:port,host:port/db", for messages: no user-info, no parameter
+  /// values ("?verify=none (insecure)" is shown, the others are not).
   std::string redacted_url;
 };
 
