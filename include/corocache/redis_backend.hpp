@@ -349,6 +349,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
     options.endpoint.port = s.address.port;
     options.endpoint.unix_path = s.address.unix_path;
     options.endpoint.tls = s.address.tls;
+    options.endpoint.sentinel = s.address.sentinel;
     options.endpoint.user = s.address.user;
     options.endpoint.password = s.address.password;
     options.endpoint.db = s.address.db;

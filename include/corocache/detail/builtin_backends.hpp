@@ -53,7 +53,8 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
 
 // redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
 // ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max=, ?health_check_interval=,
-// ?allow_start_offline=, and rediss:// (TLS) with ?ca=, ?cert=, ?key=, ?sni=, ?verify= as well
+// ?allow_start_offline=, rediss:// (TLS) with ?ca=, ?cert=, ?key=, ?sni=, ?verify= as well, and
+// redis-sentinel://host:port,host:port/db?master=NAME with ?sentinel_user=, ?sentinel_password=
 // (see redis_options.hpp, which rejects every other parameter).
 #if COROCACHE_WITH_REDIS
 template <class T>
@@ -64,7 +65,7 @@ std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
 #endif
 
 inline bool is_redis_scheme(std::string_view name) {
-  return name == "redis" || name == "rediss" || name == "unix";
+  return name == "redis" || name == "rediss" || name == "unix" || name == "redis-sentinel";
 }
 
 template <class T>
@@ -76,6 +77,7 @@ void register_builtin_backends(backend_registry<T>& registry) {
     registry.add("redis", &make_redis_backend<T>);
     registry.add("unix", &make_redis_backend<T>);
     registry.add("rediss", &make_redis_backend<T>);
+    registry.add("redis-sentinel", &make_redis_backend<T>);
   }
 #endif
 }

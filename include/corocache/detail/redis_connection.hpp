@@ -65,15 +65,22 @@ struct redis_endpoint {
   std::optional<std::string> password;    // AUTH [user] password when set
   int db = 0;                             // SELECT when != 0
   std::optional<redis_tls_settings> tls;  // TLS over TCP (rediss://) when set
+  // redis-sentinel://: on every (re)connect the master's address comes from these sentinels
+  // (host and port above are unused) and the node must answer ROLE as master before the handshake
+  // (see redis_sentinel_discovery.hpp).
+  std::optional<redis_sentinel_settings> sentinel;
   /// "host:port" or "unix:/path", never the password; "host:port (TLS)" with TLS, and
-  /// "host:port (TLS, verify=none: insecure)" without verification.
+  /// "host:port (TLS, verify=none: insecure)" without verification; "sentinel master "NAME" via
+  /// host:port,host:port" with Sentinel.
   [[nodiscard]] std::string description() const;
 };
 
 struct redis_connection_options {
   redis_endpoint endpoint;
   // resolve + connect + TLS handshake + AUTH + SELECT; the TLS handshake gets half of it at most,
-  // so that a server that does not speak TLS (and never answers) is named as such.
+  // so that a server that does not speak TLS (and never answers) is named as such. With Sentinel
+  // it also covers asking the sentinels, each exchange (a sentinel, then the master's ROLE) limited
+  // to connect_timeout / (sentinels + 1) so that one hung sentinel leaves time for the others.
   std::chrono::milliseconds connect_timeout{1000};
   // Never fires early; may fire up to command_timeout/8 (at most 100ms) late. <= 0: no timeout.
   std::chrono::milliseconds command_timeout{1000};
