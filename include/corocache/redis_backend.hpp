@@ -12,6 +12,10 @@
 //   errc::shut_down. An operation holds the connection, never `this`, from the moment it is
 //   created: one created before the backend is destroyed and awaited after completes with
 //   errc::shut_down and touches nothing freed.
+// - With a redis-sentinel:// URL (redis_options.hpp) every connect and reconnect asks the
+//   Sentinels for the master and checks its ROLE first, so the backend follows a failover by
+//   itself; operations in flight during one fail with errc::connection_error or errc::timeout and
+//   may or may not have run.
 #pragma once
 
 #include "corocache/config.hpp"
