@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "corocache/redis_backend.hpp"
+#include "corocache/registry.hpp"
 #include "support/catch.hpp"
 #include "support/error_of.hpp"
 #include "support/redis_server.hpp"
@@ -125,4 +126,17 @@ TEST_CASE("a replica that a sentinel names as the master is never used", "[senti
   CHECK_THAT(result.message,
              Catch::Contains(endpoint(replica.port()) + ", which is a replica, not the master"));
   CHECK(master.command("EXISTS t:k") == ":0");
+}
+
+TEST_CASE("make_backend builds a Sentinel backend from its URL", "[sentinel][registry]") {
+  redis_server master;
+  auto sentinel = sentinel_for(master.port());
+  const auto url = "redis-sentinel://" + endpoint(sentinel.port()) + "/0?master=mymaster&prefix=r:";
+  run_coroutine([&](asio::any_io_executor executor) -> asio::awaitable<void> {
+    auto backend = make_backend<std::string>(url, executor);
+    co_await backend->initialize();
+    CHECK(co_await backend->set("k", std::string("via-registry")));
+    co_await backend->shutdown();
+  });
+  CHECK(master.command("GET r:k") == "$12");
 }
