@@ -100,8 +100,11 @@ bool occurs_outside(std::string_view text, std::string_view secret, std::string_
 // True when `piece`, found in a message, can come from the message's own wording or from text
 // outside the secret: whole, or as two such parts back to back (echoed text, then wording).
 bool explained(std::string_view text, std::string_view secret, std::string_view piece) {
+  // Messages name the scheme in lower case ("invalid redis:// URL"), whatever case the text has.
+  std::string scheme(text.substr(0, text.find("://") + 3));
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto harmless = [&](std::string_view part) {
-    return occurs_outside(text, secret, part) ||
+    return occurs_outside(text, secret, part) || scheme.find(part) != std::string::npos ||
            message_vocabulary().find(part) != std::string::npos;
   };
   if (harmless(piece)) return true;
