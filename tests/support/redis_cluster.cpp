@@ -16,49 +16,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "support/hiredis_blocking_reply.hpp"
+
 namespace corocache::test {
 namespace {
 
 constexpr const char* cli_binary = "/usr/bin/redis-cli";
 constexpr std::size_t node_count = 6;
-
-// A reply of hiredis's blocking API as the library's redis_reply (RESP2 kinds only: the harness
-// talks RESP2).
-detail::redis_reply to_reply(const redisReply& in) {
-  using kind = detail::redis_reply::kind;
-  detail::redis_reply out;
-  switch (in.type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR:
-      out.type = in.type == REDIS_REPLY_STRING   ? kind::string
-                 : in.type == REDIS_REPLY_STATUS ? kind::status
-                                                 : kind::error;
-      if (in.str != nullptr) out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = kind::integer;
-      out.integer = in.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = kind::array;
-      for (std::size_t i = 0; i < in.elements; ++i) {
-        out.elements.push_back(in.element[i] != nullptr ? to_reply(*in.element[i])
-                                                        : detail::redis_reply{});
-      }
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
-detail::redis_reply error_reply(std::string message) {
-  detail::redis_reply reply;
-  reply.type = detail::redis_reply::kind::error;
-  reply.str = std::move(message);
-  return reply;
-}
 
 // Runs `argv` with its output in `log`; kills it after `timeout`. Returns its exit status (-1 when
 // it was killed or did not start).

@@ -8,46 +8,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "support/hiredis_blocking_reply.hpp"
+
 namespace corocache::test {
 namespace {
 
 using kind = detail::redis_reply::kind;
-
-// A reply of hiredis's blocking API as the library's redis_reply (the harness talks RESP2).
-detail::redis_reply to_reply(const redisReply& in) {
-  detail::redis_reply out;
-  switch (in.type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR:
-      out.type = in.type == REDIS_REPLY_STRING   ? kind::string
-                 : in.type == REDIS_REPLY_STATUS ? kind::status
-                                                 : kind::error;
-      if (in.str != nullptr) out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = kind::integer;
-      out.integer = in.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = kind::array;
-      for (std::size_t i = 0; i < in.elements; ++i) {
-        out.elements.push_back(in.element[i] != nullptr ? to_reply(*in.element[i])
-                                                        : detail::redis_reply{});
-      }
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
-detail::redis_reply error_reply(std::string message) {
-  detail::redis_reply reply;
-  reply.type = kind::error;
-  reply.str = std::move(message);
-  return reply;
-}
 
 detail::redis_reply run(redisContext* context, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
