@@ -7,33 +7,17 @@
 
 #include "corocache/error.hpp"
 #include "support/catch.hpp"
+#include "support/reply_builders.hpp"
 
 using namespace corocache;
 using namespace corocache::detail;
+using namespace corocache::test;
 
 namespace {
 
-redis_reply integer(long long value) {
-  redis_reply r;
-  r.type = redis_reply::kind::integer;
-  r.integer = value;
-  return r;
-}
-redis_reply string(std::string value) {
-  redis_reply r;
-  r.type = redis_reply::kind::string;
-  r.str = std::move(value);
-  return r;
-}
-redis_reply array(std::vector<redis_reply> elements) {
-  redis_reply r;
-  r.type = redis_reply::kind::array;
-  r.elements = std::move(elements);
-  return r;
-}
 // [host, port, id, [metadata]] as redis-server 7.0 sends it.
 redis_reply node(std::string host, long long port, std::string id) {
-  return array({string(std::move(host)), integer(port), string(std::move(id)), array({})});
+  return array({bulk(std::move(host)), integer(port), bulk(std::move(id)), array({})});
 }
 redis_reply range(long long start, long long end, std::vector<redis_reply> nodes) {
   std::vector<redis_reply> elements{integer(start), integer(end)};
@@ -117,7 +101,7 @@ TEST_CASE("an empty host is the answering node's; '?' or nil leaves the range un
 }
 
 TEST_CASE("nodes without metadata (Redis 6) and without an id are read", "[cluster_slot_map]") {
-  const auto reply = array({range(0, 16383, {array({string("127.0.0.1"), integer(7000)})})});
+  const auto reply = array({range(0, 16383, {array({bulk("127.0.0.1"), integer(7000)})})});
   const auto map = cluster_slot_map::from_cluster_slots(reply, "127.0.0.1", "seed");
   CHECK(map.covers_all());
   CHECK(map.master_for(42)->id.empty());
@@ -131,17 +115,17 @@ TEST_CASE("an empty reply covers nothing", "[cluster_slot_map]") {
 }
 
 TEST_CASE("a reply not shaped like CLUSTER SLOTS is a protocol error", "[cluster_slot_map]") {
-  check_protocol_error(string("OK"));
+  check_protocol_error(bulk("OK"));
   check_protocol_error(array({integer(1)}));
   check_protocol_error(array({range(0, 1, {})}));                              // no master
   check_protocol_error(array({array({integer(0), integer(1), integer(3)})}));  // master not array
   check_protocol_error(array({range(5, 4, {node("h", 1, "a")})}));             // start > end
   check_protocol_error(array({range(-1, 4, {node("h", 1, "a")})}));
   check_protocol_error(array({range(0, 16384, {node("h", 1, "a")})}));
-  check_protocol_error(array({array({string("0"), integer(1), node("h", 1, "a")})}));
-  check_protocol_error(array({range(0, 1, {array({string("h")})})}));  // no port
-  check_protocol_error(array({range(0, 1, {array({string("h"), string("1")})})}));
-  check_protocol_error(array({range(0, 1, {array({string("h"), integer(70000)})})}));
+  check_protocol_error(array({array({bulk("0"), integer(1), node("h", 1, "a")})}));
+  check_protocol_error(array({range(0, 1, {array({bulk("h")})})}));  // no port
+  check_protocol_error(array({range(0, 1, {array({bulk("h"), bulk("1")})})}));
+  check_protocol_error(array({range(0, 1, {array({bulk("h"), integer(70000)})})}));
   check_protocol_error(array({range(0, 1, {array({integer(1), integer(1)})})}));  // host
   check_protocol_error(array({range(0, 1, {node("h", 1, "a"), integer(2)})}));    // replica
 }

@@ -10,9 +10,11 @@
 #include "corocache/error.hpp"
 #include "corocache/redis_options.hpp"
 #include "support/catch.hpp"
+#include "support/reply_builders.hpp"
 
 using namespace corocache;
 using namespace corocache::detail;
+using namespace corocache::test;
 using step_kind = sentinel_step::kind;
 
 namespace {
@@ -42,34 +44,6 @@ std::vector<std::vector<std::string>> all_args(sentinel_step step) {
   std::vector<std::vector<std::string>> out;
   for (auto& command : step.commands) out.push_back(args_of(command));
   return out;
-}
-
-redis_reply status(std::string text) {
-  redis_reply r;
-  r.type = redis_reply::kind::status;
-  r.str = std::move(text);
-  return r;
-}
-
-redis_reply bulk(std::string text) {
-  redis_reply r;
-  r.type = redis_reply::kind::string;
-  r.str = std::move(text);
-  return r;
-}
-
-redis_reply error(std::string text) {
-  redis_reply r;
-  r.type = redis_reply::kind::error;
-  r.str = std::move(text);
-  return r;
-}
-
-redis_reply array(std::vector<redis_reply> elements) {
-  redis_reply r;
-  r.type = redis_reply::kind::array;
-  r.elements = std::move(elements);
-  return r;
 }
 
 redis_reply address(std::string host, std::string port) {
