@@ -56,13 +56,30 @@ redis_cluster_connection::~redis_cluster_connection() {
 }
 
 void redis_cluster_connection::close_now() noexcept {
-  std::map<std::string, link> links;
+  // The links stay (closed) so that their counters can still be read.
+  for (const auto& connection : node_connections()) connection->close_now();
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+}
+
+std::vector<std::shared_ptr<redis_connection>> redis_cluster_connection::node_connections() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<redis_connection>> connections;
+  connections.reserve(links_.size());
+  for (const auto& [name, node] : links_) connections.push_back(node.connection);
+  return connections;
+}
+
+asio::awaitable<std::vector<std::shared_ptr<redis_connection>>>
+redis_cluster_connection::masters() {
+  std::vector<cluster_node> nodes;
   {
     std::lock_guard lock(mutex_);
-    closed_ = true;
-    links.swap(links_);
+    for (const auto& shard : map_.shards()) nodes.push_back(shard.master);
   }
-  for (auto& [name, node] : links) node.connection->close_now();
+  std::vector<std::shared_ptr<redis_connection>> connections;
+  for (const auto& node : nodes) connections.push_back(co_await connection_to(node));
+  co_return connections;
 }
 
 asio::awaitable<void> redis_cluster_connection::close() {

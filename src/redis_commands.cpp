@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "corocache/detail/cluster_slot.hpp"
 #include "corocache/detail/decimal.hpp"
 #include "corocache/detail/redis_scripts.hpp"
 #include "corocache/error.hpp"
@@ -92,8 +93,11 @@ long long expect_integer(const redis_reply& reply, std::string_view operation,
   return expect_reply(reply, redis_reply::kind::integer, operation, key).integer;
 }
 
-asio::awaitable<std::size_t> unlink_matching(std::shared_ptr<redis_connection> connection,
-                                             std::string pattern, std::string operation) {
+namespace {
+
+// One node: each round trip unlinks a page and asks for the next.
+asio::awaitable<std::size_t> unlink_on_node(std::shared_ptr<redis_connection> connection,
+                                            std::string pattern, std::string operation) {
   std::size_t removed = 0;
   auto page =
       read_scan_page(co_await connection->execute(scan_command("0", pattern)), operation, pattern);
@@ -118,10 +122,53 @@ asio::awaitable<std::size_t> unlink_matching(std::shared_ptr<redis_connection> c
   co_return removed;
 }
 
-asio::awaitable<void> check_server_version(std::shared_ptr<redis_connection> connection) {
+// A cluster's master: its keys of one page may span slots, and an UNLINK must not (CROSSSLOT), so
+// one UNLINK per slot, routed by the cluster (a slot that moved meanwhile follows its MOVED).
+asio::awaitable<std::size_t> unlink_on_master(std::shared_ptr<redis_link> link,
+                                              std::shared_ptr<redis_connection> master,
+                                              std::string pattern, std::string operation) {
+  std::size_t removed = 0;
+  std::string cursor = "0";
+  do {
+    auto page =
+        read_scan_page(co_await master->execute(scan_command(cursor, pattern)), operation, pattern);
+    cursor = std::move(page.cursor);
+    if (page.keys.empty()) continue;
+    std::vector<redis_command> unlinks;
+    for (const auto& group : group_by_slot(page.keys)) {
+      redis_command unlink{"UNLINK"};
+      for (const auto position : group.positions) unlink.push_back(page.keys[position]);
+      unlinks.push_back(std::move(unlink));
+    }
+    const auto replies = co_await link->execute_spread(std::move(unlinks));
+    for (const auto& reply : replies)
+      removed += static_cast<std::size_t>(expect_integer(reply, operation, pattern));
+  } while (cursor != "0");
+  co_return removed;
+}
+
+}  // namespace
+
+asio::awaitable<std::size_t> unlink_matching(std::shared_ptr<redis_link> link, std::string pattern,
+                                             std::string operation) {
+  const auto nodes = co_await link->data_nodes();
+  if (!link->is_cluster()) co_return co_await unlink_on_node(nodes.front(), pattern, operation);
+  std::size_t removed = 0;
+  for (const auto& master : nodes)
+    removed += co_await unlink_on_master(link, master, pattern, operation);
+  co_return removed;
+}
+
+asio::awaitable<void> check_server_version(std::shared_ptr<redis_link> link) {
+  // On a cluster INFO goes to one master (routed by its argument, as any command).
   redis_command info{"INFO", "server"};
-  const auto reply = co_await connection->execute(std::move(info));
+  const auto reply = co_await link->execute(std::move(info));
   if (reply.type != redis_reply::kind::string) co_return;  // INFO renamed or refused: no check
+  if (!link->is_cluster() && reply.str.find("redis_mode:cluster") != std::string::npos) {
+    throw_error(errc::invalid_argument,
+                fmt::format("{}: the server is a Redis Cluster node; use redis-cluster://{}",
+                            link->description(), link->address()));
+  }
   static constexpr std::string_view field = "redis_version:";
   const auto at = reply.str.find(field);
   if (at == std::string::npos) co_return;
@@ -135,13 +182,18 @@ asio::awaitable<void> check_server_version(std::shared_ptr<redis_connection> con
   }
 }
 
-asio::awaitable<std::string> load_counter_script(std::shared_ptr<redis_connection> connection) {
-  redis_command load{"SCRIPT", "LOAD", std::string(counter_script)};
-  const auto reply = co_await connection->execute(std::move(load));
-  co_return reply.type == redis_reply::kind::string ? reply.str : std::string();
+asio::awaitable<std::string> load_counter_script(std::shared_ptr<redis_link> link) {
+  // Every master, so that no counter on a cluster pays a NOSCRIPT first. The SHA1 is the same.
+  std::string sha;
+  for (const auto& node : co_await link->data_nodes()) {
+    redis_command load{"SCRIPT", "LOAD", std::string(counter_script)};
+    const auto reply = co_await node->execute(std::move(load));
+    if (reply.type == redis_reply::kind::string) sha = reply.str;
+  }
+  co_return sha;
 }
 
-asio::awaitable<std::int64_t> run_counter_script(std::shared_ptr<redis_connection> connection,
+asio::awaitable<std::int64_t> run_counter_script(std::shared_ptr<redis_link> connection,
                                                  std::string script_sha, counter_request request) {
   const char* operation = request.delta < 0 ? "decr" : "incr";
   redis_reply reply;

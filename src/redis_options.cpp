@@ -48,8 +48,8 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
     fail(url, "the password is empty: write redis://user:password@host, or no user-info at all");
 
   std::optional<int> path_db;
-  if (url.scheme != "redis-sentinel" && !url.more_hosts.empty())
-    fail(url, "only redis-sentinel:// takes a list of hosts");
+  if (url.scheme != "redis-sentinel" && url.scheme != "redis-cluster" && !url.more_hosts.empty())
+    fail(url, "only redis-sentinel:// and redis-cluster:// take a list of hosts");
   if (url.scheme == "unix") {
     if (!url.host.empty() || url.port)
       fail(url, "a unix socket URL has no host or port: write unix:///path/to/redis.sock");
@@ -110,6 +110,30 @@ std::optional<redis_sentinel_settings> sentinel_of(const backend_url& url,
   return sentinel;
 }
 
+// The seed list of a redis-cluster:// URL; a cluster has no databases, so only db 0 passes.
+std::optional<redis_cluster_settings> cluster_of(const backend_url& url,
+                                                 const redis_address& address) {
+  if (url.scheme != "redis-cluster") return std::nullopt;
+  if (url.host.empty()) fail(url, "the seed nodes' host:port list is missing");
+  if (address.db != 0)
+    fail(url, "Redis Cluster has no databases: remove the /N path or ?db= (only 0 is allowed)");
+  redis_cluster_settings cluster;
+  cluster.seeds.push_back({url.host, url.port.value_or(6379)});
+  for (const auto& [host, port] : url.more_hosts)
+    cluster.seeds.push_back({host, port.value_or(std::uint16_t{6379})});
+  return cluster;
+}
+
+std::string host_list(const auto& endpoints) {
+  std::string hosts;
+  for (const auto& s : endpoints) {
+    const bool ipv6 = s.host.find(':') != std::string::npos;
+    hosts += fmt::format("{}{}{}{}:{}", hosts.empty() ? "" : ",", ipv6 ? "[" : "", s.host,
+                         ipv6 ? "]" : "", s.port);
+  }
+  return hosts;
+}
+
 // The resolved endpoint as a URL for messages: the user-info masked, the database from the path or
 // ?db=, no other parameter.
 std::string describe(const backend_url& url, const redis_address& address) {
@@ -117,14 +141,11 @@ std::string describe(const backend_url& url, const redis_address& address) {
   if (!address.unix_path.empty())
     return fmt::format("unix://{}{}?db={}", credentials, address.unix_path, address.db);
   if (address.sentinel) {
-    std::string hosts;
-    for (const auto& s : address.sentinel->sentinels) {
-      const bool ipv6 = s.host.find(':') != std::string::npos;
-      hosts += fmt::format("{}{}{}{}:{}", hosts.empty() ? "" : ",", ipv6 ? "[" : "", s.host,
-                           ipv6 ? "]" : "", s.port);
-    }
-    return fmt::format("redis-sentinel://{}{}/{}", credentials, hosts, address.db);
+    return fmt::format("redis-sentinel://{}{}/{}", credentials,
+                       host_list(address.sentinel->sentinels), address.db);
   }
+  if (address.cluster)
+    return fmt::format("redis-cluster://{}{}", credentials, host_list(address.cluster->seeds));
   const bool ipv6 = address.host.find(':') != std::string::npos;
   const bool insecure = address.tls && !address.tls->verify;
   return fmt::format("{}://{}{}{}{}:{}/{}{}", address.tls ? "rediss" : "redis", credentials,
@@ -140,14 +161,16 @@ redis_settings resolve_redis_options(const redis_options& options) {
 
 redis_settings resolve_redis_url(const backend_url& url, const redis_options& defaults) {
   if (url.scheme != "redis" && url.scheme != "rediss" && url.scheme != "unix" &&
-      url.scheme != "redis-sentinel")
-    fail(url, "the scheme must be redis://, rediss://, unix:// or redis-sentinel://");
+      url.scheme != "redis-sentinel" && url.scheme != "redis-cluster")
+    fail(url,
+         "the scheme must be redis://, rediss://, unix://, redis-sentinel:// or redis-cluster://");
 
   url_parameters parameters(url);
   redis_settings settings;
   settings.address = address_of(url, parameters);
   settings.address.tls = tls_of(url, parameters);
   settings.address.sentinel = sentinel_of(url, parameters);
+  settings.address.cluster = cluster_of(url, settings.address);
   settings.prefix = parameters.take("prefix").value_or(defaults.prefix);
   settings.connect_timeout =
       parameters.take_duration("connect_timeout").value_or(defaults.connect_timeout);

@@ -16,6 +16,12 @@
 //   Sentinels for the master and checks its ROLE first, so the backend follows a failover by
 //   itself; operations in flight during one fail with errc::connection_error or errc::timeout and
 //   may or may not have run.
+// - With a redis-cluster:// URL each key goes to the master of its slot (CRC16 of the stored key,
+//   or of its {hash tag}, modulo 16384), following MOVED and ASK. get_many, erase_many and
+//   set_many send one command per slot, all at once, and merge the results in the caller's order;
+//   set_many is atomic per slot only (all of it when every key shares a hash tag). clear() and
+//   invalidate_pattern() scan every master. A `{` in the prefix makes it the hash tag of every key:
+//   all of them then live in one slot, on one master.
 #pragma once
 
 #include "corocache/config.hpp"
@@ -45,11 +51,13 @@
 #include "corocache/cache_backend.hpp"
 #include "corocache/codec.hpp"
 #include "corocache/connection_stats.hpp"
+#include "corocache/detail/cluster_slot.hpp"
 #include "corocache/detail/counter.hpp"
 #include "corocache/detail/decimal.hpp"
 #include "corocache/detail/deferred_error.hpp"
 #include "corocache/detail/redis_commands.hpp"
-#include "corocache/detail/redis_connection.hpp"
+#include "corocache/detail/redis_link.hpp"
+#include "corocache/detail/redis_scripts.hpp"
 #include "corocache/detail/stampede_lock.hpp"
 #include "corocache/error.hpp"
 #include "corocache/glob.hpp"
@@ -88,8 +96,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
   RedisCacheBackend(asio::any_io_executor executor, detail::redis_settings settings)
       : prefix_(std::move(settings.prefix)),
         start_offline_(settings.allow_start_offline),
-        connection_(
-            detail::redis_connection::create(std::move(executor), connection_options(settings))) {}
+        connection_(detail::redis_link::create(std::move(executor), settings)) {}
 
   ~RedisCacheBackend() override { connection_->close_now(); }
 
@@ -227,6 +234,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
   asio::awaitable<std::vector<std::optional<T>>> do_get_many(key_list keys) override {
     using result = std::vector<std::optional<T>>;
     if (keys.empty()) return detail::value_when_awaited(result{});
+    if (connection_->is_cluster()) return cluster_get_many(std::move(keys));
     detail::redis_command command{"MGET"};
     for (const auto& key : keys) command.push_back(prefix_, key);
     return connection_->execute(std::move(command), [keys = std::move(keys)](
@@ -252,6 +260,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
   asio::awaitable<bool> do_set_many(item_list items, optional_ttl ttl) override {
     if (items.empty()) return detail::value_when_awaited(true);
     try {
+      if (connection_->is_cluster()) return cluster_set_many(std::move(items), ttl);
       if (!ttl) {
         // MSET applies its pairs in order, so a later duplicate key wins as the contract says.
         detail::redis_command command{"MSET"};
@@ -280,6 +289,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
 
   asio::awaitable<std::size_t> do_erase_many(key_list keys) override {
     if (keys.empty()) return detail::value_when_awaited(std::size_t{0});
+    if (connection_->is_cluster()) return cluster_erase_many(std::move(keys));
     // DEL counts a key listed twice once, as the contract wants.
     detail::redis_command command{"DEL"};
     for (const auto& key : keys) command.push_back(prefix_, key);
@@ -347,23 +357,115 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
       detail::expect_reply(executed.elements[i], kind::status, "set_many", items[i].first);
     co_return true;
   }
-  static detail::redis_connection_options connection_options(const detail::redis_settings& s) {
-    detail::redis_connection_options options;
-    options.endpoint.host = s.address.host;
-    options.endpoint.port = s.address.port;
-    options.endpoint.unix_path = s.address.unix_path;
-    options.endpoint.tls = s.address.tls;
-    options.endpoint.sentinel = s.address.sentinel;
-    options.endpoint.user = s.address.user;
-    options.endpoint.password = s.address.password;
-    options.endpoint.db = s.address.db;
-    options.connect_timeout = s.connect_timeout;
-    options.command_timeout = s.command_timeout;
-    options.reconnect_min = s.reconnect_min;
-    options.reconnect_max = s.reconnect_max;
-    options.health_check_interval = s.health_check_interval;
-    options.start_offline = s.allow_start_offline;
-    return options;
+
+  // ---- redis-cluster://: multi-key operations, one command per slot, sent at once.
+
+  // The caller's keys grouped by the slot of their stored form, and one command per group:
+  // `verb`, then each key of the group (and its value when `items` is given).
+  struct slot_commands {
+    std::vector<detail::cluster_slot_group> groups;
+    std::vector<detail::redis_command> commands;
+  };
+  slot_commands by_slot(std::span<const std::string> keys) const {
+    std::vector<std::string> stored_keys;
+    stored_keys.reserve(keys.size());
+    for (const auto& key : keys) stored_keys.push_back(stored(key));
+    return {detail::group_by_slot(stored_keys), {}};
+  }
+
+  asio::awaitable<std::vector<std::optional<T>>> cluster_get_many(key_list keys) {
+    auto split = by_slot(keys);
+    for (const auto& group : split.groups) {
+      detail::redis_command command{"MGET"};
+      for (const auto position : group.positions) command.push_back(prefix_, keys[position]);
+      split.commands.push_back(std::move(command));
+    }
+    auto run = connection_->execute_spread(std::move(split.commands));
+    return merged_values(std::move(run), std::move(split.groups), std::move(keys));
+  }
+
+  static asio::awaitable<std::vector<std::optional<T>>> merged_values(
+      asio::awaitable<std::vector<detail::redis_reply>> run,
+      std::vector<detail::cluster_slot_group> groups, key_list keys) {
+    auto replies = co_await std::move(run);
+    std::vector<std::optional<T>> values(keys.size());
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const auto& positions = groups[g].positions;
+      auto& reply = replies[g];
+      detail::expect_reply(reply, kind::array, "get_many", keys[positions.front()]);
+      if (reply.elements.size() != positions.size())
+        detail::throw_error(errc::protocol_error, "get_many: MGET answered for another key count");
+      for (std::size_t i = 0; i < positions.size(); ++i) {
+        auto& element = reply.elements[i];
+        const auto& key = keys[positions[i]];
+        if (element.type == kind::nil) continue;
+        detail::expect_reply(element, kind::string, "get_many", key);
+        values[positions[i]] = decode(std::move(element.str), "get_many", key);
+      }
+    }
+    co_return values;
+  }
+
+  // MSET per slot; with a TTL, one script per slot that SETs each key with PX (MSET cannot
+  // expire). Each runs whole on its master, so set_many is atomic per slot.
+  asio::awaitable<bool> cluster_set_many(item_list items, optional_ttl ttl) {
+    std::vector<std::string> keys;
+    keys.reserve(items.size());
+    for (const auto& item : items) keys.push_back(item.first);
+    auto split = by_slot(keys);
+    for (const auto& group : split.groups) {
+      detail::redis_command command;
+      if (ttl) {
+        command.push_back("EVAL");
+        command.push_back(detail::set_many_script);
+        command.push_back(detail::to_decimal(group.positions.size()));
+        for (const auto position : group.positions) command.push_back(prefix_, keys[position]);
+        for (const auto position : group.positions) {
+          const auto& [key, value] = items[position];
+          command.push_back(encode(value, "set_many", key));
+        }
+        command.push_back(detail::to_decimal(ttl->count()));
+      } else {
+        command.push_back("MSET");
+        for (const auto position : group.positions) {
+          const auto& [key, value] = items[position];
+          command.push_back(prefix_, key);
+          command.push_back(encode(value, "set_many", key));
+        }
+      }
+      split.commands.push_back(std::move(command));
+    }
+    auto run = connection_->execute_spread(std::move(split.commands));
+    return all_stored(std::move(run), std::move(keys));
+  }
+
+  static asio::awaitable<bool> all_stored(asio::awaitable<std::vector<detail::redis_reply>> run,
+                                          std::vector<std::string> keys) {
+    const auto replies = co_await std::move(run);
+    for (const auto& reply : replies) {
+      if (reply.type == kind::error) detail::throw_reply_error(reply, "set_many", keys.front());
+    }
+    co_return true;
+  }
+
+  asio::awaitable<std::size_t> cluster_erase_many(key_list keys) {
+    auto split = by_slot(keys);
+    for (const auto& group : split.groups) {
+      detail::redis_command command{"DEL"};
+      for (const auto position : group.positions) command.push_back(prefix_, keys[position]);
+      split.commands.push_back(std::move(command));
+    }
+    auto run = connection_->execute_spread(std::move(split.commands));
+    return erased_count(std::move(run), std::move(keys.front()));
+  }
+
+  static asio::awaitable<std::size_t> erased_count(
+      asio::awaitable<std::vector<detail::redis_reply>> run, std::string key) {
+    const auto replies = co_await std::move(run);
+    std::size_t erased = 0;
+    for (const auto& reply : replies)
+      erased += static_cast<std::size_t>(detail::expect_integer(reply, "erase_many", key));
+    co_return erased;
   }
 
   // The decimal range of T a counter must stay in, "" for unbounded; the script enforces it so
@@ -480,7 +582,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
         });
   }
 
-  static asio::awaitable<bool> cleared(std::shared_ptr<detail::redis_connection> connection,
+  static asio::awaitable<bool> cleared(std::shared_ptr<detail::redis_link> connection,
                                        std::string escaped_prefix) {
     co_await detail::unlink_matching(std::move(connection), std::move(escaped_prefix) + "*",
                                      "clear");
@@ -489,7 +591,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
 
   std::string prefix_;
   bool start_offline_;
-  std::shared_ptr<detail::redis_connection> connection_;
+  std::shared_ptr<detail::redis_link> connection_;
   std::string script_sha_;
 };
 

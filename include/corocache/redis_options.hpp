@@ -7,6 +7,10 @@
 //   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db]?master=NAME[&parameters]
 //     the master NAME that the listed Sentinels (port 26379 by default) point at; the user-info
 //     authenticates to the master, sentinel_user= and sentinel_password= to the Sentinels.
+//   redis-cluster://[[user]:password@]host[:port][,host[:port]...][?parameters]
+//     a Redis Cluster: the listed nodes (port 6379 by default) are only where discovery starts,
+//     the topology comes from the cluster. A cluster has no databases: a path or ?db= other than
+//     0 is rejected. The user-info authenticates to every node.
 // TLS parameters (rediss:// only): ca=FILE|DIR (trusted CAs; default the system's trust store),
 // cert=FILE and key=FILE (a client certificate for mutual TLS; both or neither), sni=NAME (the
 // name sent and verified; default the host), verify=peer|none (none: INSECURE, no check of the
@@ -79,6 +83,15 @@ struct redis_sentinel_settings {
   std::optional<std::string> password;  ///< ?sentinel_password=: AUTH to every Sentinel
 };
 
+/// The seed nodes of a redis-cluster:// URL, where the discovery of the cluster starts.
+struct redis_cluster_settings {
+  struct endpoint {
+    std::string host;
+    std::uint16_t port = 6379;
+  };
+  std::vector<endpoint> seeds;  ///< in the URL's order; tried in turn
+};
+
 /// A Redis server's address and credentials, as a URL gives them.
 struct redis_address {
   std::string host = "localhost";
@@ -90,6 +103,8 @@ struct redis_address {
   std::optional<redis_tls_settings> tls;  ///< set for rediss://
   /// Set for redis-sentinel://: host and port are then unused, the Sentinels give the master's.
   std::optional<redis_sentinel_settings> sentinel;
+  /// Set for redis-cluster://: host and port are then the first seed.
+  std::optional<redis_cluster_settings> cluster;
 };
 
 /// redis_options checked and resolved: the URL parsed, its query parameters applied.

@@ -54,8 +54,9 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
 // redis://[[user]:password@]host[:port][/db], unix:///path.sock?db=N, with ?prefix=, ?db=,
 // ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max=, ?health_check_interval=,
 // ?allow_start_offline=, rediss:// (TLS) with ?ca=, ?cert=, ?key=, ?sni=, ?verify= as well, and
-// redis-sentinel://host:port,host:port/db?master=NAME with ?sentinel_user=, ?sentinel_password=
-// (see redis_options.hpp, which rejects every other parameter).
+// redis-sentinel://host:port,host:port/db?master=NAME with ?sentinel_user=, ?sentinel_password=,
+// and redis-cluster://host:port,host:port (see redis_options.hpp, which rejects every other
+// parameter).
 #if COROCACHE_WITH_REDIS
 template <class T>
 std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
@@ -65,7 +66,8 @@ std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
 #endif
 
 inline bool is_redis_scheme(std::string_view name) {
-  return name == "redis" || name == "rediss" || name == "unix" || name == "redis-sentinel";
+  return name == "redis" || name == "rediss" || name == "unix" || name == "redis-sentinel" ||
+         name == "redis-cluster";
 }
 
 template <class T>
@@ -78,6 +80,7 @@ void register_builtin_backends(backend_registry<T>& registry) {
     registry.add("unix", &make_redis_backend<T>);
     registry.add("rediss", &make_redis_backend<T>);
     registry.add("redis-sentinel", &make_redis_backend<T>);
+    registry.add("redis-cluster", &make_redis_backend<T>);
   }
 #endif
 }

@@ -67,6 +67,11 @@ class redis_cluster_connection : public std::enable_shared_from_this<redis_clust
   /// master; returns its reply (an ordinary error reply as kind::error, as redis_connection does).
   [[nodiscard]] asio::awaitable<redis_reply> execute(std::string key, redis_command command);
 
+  /// A connected connection to every master of the current map, where SCAN finds the keys.
+  [[nodiscard]] asio::awaitable<std::vector<std::shared_ptr<redis_connection>>> masters();
+  /// Every node connection opened so far, for their counters.
+  [[nodiscard]] std::vector<std::shared_ptr<redis_connection>> node_connections() const;
+
   /// Closes every node's connection; later calls fail with errc::shut_down.
   void close_now() noexcept;
   /// The same, then waits (at most two seconds) for a background refresh to end, so that nothing

@@ -74,6 +74,21 @@ class redis_command {
   [[nodiscard]] std::size_t size() const { return count_; }
   [[nodiscard]] bool empty() const { return count_ == 0; }
 
+  /// Argument `index` (0 is the verb); empty when there are fewer arguments. Walks the encoded
+  /// arguments, so meant for the first few (a cluster reads the key to route a command).
+  [[nodiscard]] std::string_view argument(std::size_t index) const {
+    if (index >= count_) return {};
+    const char* at = data() + header_space;
+    for (std::size_t i = 0;; ++i) {
+      // "$<length>\r\n<bytes>\r\n"
+      std::size_t length = 0;
+      const char* digits_end = std::from_chars(at + 1, data() + size_, length).ptr;
+      const char* bytes = digits_end + 2;
+      if (i == index) return {bytes, length};
+      at = bytes + length + 2;
+    }
+  }
+
   /// The whole command in RESP ("*<n>\r\n" then every argument). The header is written into space
   /// kept in front of the arguments, so this copies nothing.
   [[nodiscard]] std::string_view resp() {

@@ -11,7 +11,7 @@
 #include <asio/awaitable.hpp>
 
 #include "corocache/cache_backend.hpp"
-#include "corocache/detail/redis_connection.hpp"
+#include "corocache/detail/redis_link.hpp"
 
 namespace corocache::detail {
 
@@ -31,19 +31,21 @@ const redis_reply& expect_reply(const redis_reply& reply, redis_reply::kind expe
                                        std::string_view key);
 
 /// Unlinks every key matching the SCAN MATCH glob `pattern`, a page of SCAN ... COUNT 1000 at a
-/// time (never KEYS, which blocks the server); returns how many keys were removed.
-[[nodiscard]] asio::awaitable<std::size_t> unlink_matching(
-    std::shared_ptr<redis_connection> connection, std::string pattern, std::string operation);
+/// time (never KEYS, which blocks the server); returns how many keys were removed. On a cluster,
+/// every master is scanned in turn and each page's keys are unlinked with one UNLINK per slot. A
+/// key whose slot moves, during the call, to a master already scanned is not seen.
+[[nodiscard]] asio::awaitable<std::size_t> unlink_matching(std::shared_ptr<redis_link> link,
+                                                           std::string pattern,
+                                                           std::string operation);
 
 /// Fails with errc::unsupported, naming the version, when the server is older than Redis 6.0
-/// (the counter script needs SET ... KEEPTTL).
-[[nodiscard]] asio::awaitable<void> check_server_version(
-    std::shared_ptr<redis_connection> connection);
+/// (the counter script needs SET ... KEEPTTL); with errc::invalid_argument when a one-node URL
+/// names a Redis Cluster node (every other key would answer MOVED): use redis-cluster://.
+[[nodiscard]] asio::awaitable<void> check_server_version(std::shared_ptr<redis_link> link);
 
-/// Loads the counter script into the server's cache; its SHA1, or "" when the server refused
-/// (the counter then always sends the script with EVAL).
-[[nodiscard]] asio::awaitable<std::string> load_counter_script(
-    std::shared_ptr<redis_connection> connection);
+/// Loads the counter script into the server's cache (every master's on a cluster); its SHA1, or ""
+/// when the server refused (the counter then always sends the script with EVAL).
+[[nodiscard]] asio::awaitable<std::string> load_counter_script(std::shared_ptr<redis_link> link);
 
 /// What incr/decr send: the key as stored (prefixed) and the limits of the value type.
 struct counter_request {
@@ -58,7 +60,8 @@ struct counter_request {
 
 /// Runs the counter script (EVALSHA `script_sha`, EVAL when the server lost the script); the new
 /// value of the counter.
-[[nodiscard]] asio::awaitable<std::int64_t> run_counter_script(
-    std::shared_ptr<redis_connection> connection, std::string script_sha, counter_request request);
+[[nodiscard]] asio::awaitable<std::int64_t> run_counter_script(std::shared_ptr<redis_link> link,
+                                                               std::string script_sha,
+                                                               counter_request request);
 
 }  // namespace corocache::detail

@@ -45,4 +45,13 @@ end
 return value
 )lua";
 
+// set_many with a TTL on a cluster, for the keys of one slot: KEYS are the keys, ARGV their values
+// then the TTL in ms. A script runs whole on its master: the slot's keys are set atomically, in
+// order, so a later duplicate wins as with MSET.
+inline constexpr std::string_view set_many_script = R"lua(
+local ttl = ARGV[#KEYS + 1]
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'PX', ttl) end
+return #KEYS
+)lua";
+
 }  // namespace corocache::detail
