@@ -3,6 +3,8 @@
 // - one master is SIGKILLed: keys of the other masters keep working throughout; keys of the dead
 //   master fail (connection_error or timeout) until its replica is promoted and a refresh finds
 //   it, then work again; no read ever returns another key's value;
+// - a manual CLUSTER FAILOVER: no acknowledged write is lost, every read returns the value just
+//   written;
 // - one slot is resharded to another master key by key (SETSLOT IMPORTING/MIGRATING, MIGRATE):
 //   the backend follows ASK, then MOVED; no caller sees an error and every read returns the value
 //   its worker wrote last.
@@ -276,4 +278,109 @@ TEST_CASE("a slot resharded under load: ASK then MOVED are followed, no error, n
   CHECK(asks > 0);
   CHECK(cluster.command(dst, {"CLUSTER", "COUNTKEYSINSLOT", slot_text}).integer == workers);
   CHECK(cluster.command(src, {"CLUSTER", "COUNTKEYSINSLOT", slot_text}).integer == 0);
+}
+
+TEST_CASE("a manual CLUSTER FAILOVER under load loses no acknowledged write",
+          "[cluster][topology]") {
+  redis_cluster cluster;
+  const auto map = cluster.slot_map(0);
+  const auto& shard = map.shards().front();
+  REQUIRE(shard.replicas.size() == 1);
+  const auto old_master = cluster.index_of(shard.master.port);
+  const auto replica = cluster.index_of(shard.replicas.front().port);
+
+  struct key_state {
+    std::string key;
+    std::optional<std::size_t> acknowledged;  // the last write the backend confirmed
+    std::optional<std::size_t> uncertain;     // a later write that failed: it may have run
+  };
+  std::vector<key_state> keys(workers);
+  for (std::size_t i = 0; i < workers; ++i) keys[i].key = "w" + std::to_string(i);
+  std::size_t successes = 0;
+  std::size_t lost_reads = 0;
+  std::size_t other_errors = 0;
+  std::size_t failures = 0;
+  bool stop = false;
+  std::vector<std::string> lost_at_end;
+  const auto url = "redis-cluster://127.0.0.1:" + std::to_string(cluster.port(0)) +
+                   "?prefix=mf:&command_timeout=2s";
+  run_coroutine(
+      [&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        RedisCacheBackend<std::string> backend(executor, url);
+        co_await backend.initialize();
+        std::size_t done = 0;
+        auto one_worker = [&](key_state& state) -> asio::awaitable<void> {
+          for (std::size_t n = 0; !stop; ++n) {
+            const auto value = state.key + "=" + std::to_string(n);
+            bool failed = false;
+            try {
+              co_await backend.set(state.key, value);
+              state.acknowledged = n;
+              state.uncertain.reset();
+              const auto got = co_await backend.get(state.key);
+              if (got != value) {
+                ++lost_reads;
+                UNSCOPED_INFO(state.key << ": wrote " << value << ", read "
+                                        << got.value_or("nothing"));
+              }
+              ++successes;
+            } catch (const cache_error& e) {
+              failed = true;
+              ++failures;
+              if (!state.uncertain) state.uncertain = n;
+              if (e.error() != errc::connection_error && e.error() != errc::timeout) {
+                ++other_errors;
+                UNSCOPED_INFO(state.key << ": " << e.what());
+              }
+            }
+            if (failed) co_await sleep_for(10ms);
+          }
+        };
+        for (auto& state : keys) {
+          asio::co_spawn(executor, one_worker(state), [&](std::exception_ptr e) {
+            ++done;
+            if (e) std::rethrow_exception(e);
+          });
+        }
+        const auto deadline = clock_type::now() + recovery_limit;
+        while (successes < workers * 10 && clock_type::now() < deadline) co_await sleep_for(10ms);
+        REQUIRE(successes >= workers * 10);
+        REQUIRE(cluster.command(replica, {"CLUSTER", "FAILOVER"}).str == "OK");
+        for (;;) {
+          const auto role = cluster.command(replica, {"ROLE"});
+          if (role.type == detail::redis_reply::kind::array && !role.elements.empty() &&
+              role.elements[0].str == "master")
+            break;
+          REQUIRE(clock_type::now() < deadline);
+          co_await sleep_for(20ms);
+        }
+        const auto promoted_at = successes;
+        while (successes < promoted_at + workers * 10 && clock_type::now() < deadline)
+          co_await sleep_for(10ms);
+        stop = true;
+        while (done < workers) co_await sleep_for(10ms);
+        // Every key holds its last acknowledged value, or a later one whose write failed.
+        for (const auto& state : keys) {
+          const auto got = co_await backend.get(state.key);
+          const auto is = [&](const std::optional<std::size_t>& n) {
+            return n && got == state.key + "=" + std::to_string(*n);
+          };
+          if (state.acknowledged && !is(state.acknowledged) && !is(state.uncertain))
+            lost_at_end.push_back(state.key + " holds " + got.value_or("nothing"));
+        }
+        co_await backend.shutdown();
+      },
+      recovery_limit + 30s);
+
+  WARN("manual failover of " << cluster.port(old_master) << " to " << cluster.port(replica)
+                             << " under load: " << successes << " operations ok, " << failures
+                             << " failed");
+  for (const auto& lost : lost_at_end) UNSCOPED_INFO(lost);
+  CHECK(lost_at_end.empty());
+  CHECK(lost_reads == 0);
+  CHECK(other_errors == 0);
+  // The old master is a replica now: its slots answer MOVED to the promoted node.
+  const auto role = cluster.command(old_master, {"ROLE"});
+  REQUIRE(role.type == detail::redis_reply::kind::array);
+  CHECK(role.elements[0].str == "slave");
 }
