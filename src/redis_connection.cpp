@@ -32,6 +32,7 @@
 #include "corocache/detail/redis_reply_reader.hpp"
 #include "corocache/detail/redis_sentinel_discovery.hpp"
 #include "corocache/error.hpp"
+#include "redis_sentinel_resolver.hpp"
 #include "redis_tls.hpp"
 
 namespace corocache::detail {
@@ -95,11 +96,13 @@ void enable_keepalive(socket_type& socket) {
 struct redis_transport {
   redis_transport(const strand_type& strand, std::uint64_t attempt)
       : socket(strand), resolver(strand), attempt(attempt) {}
+  /// Over a socket that is already connected (the master Sentinel discovery found).
+  redis_transport(socket_type connected, const strand_type& strand, std::uint64_t attempt)
+      : socket(std::move(connected)), resolver(strand), attempt(attempt) {}
 
   socket_type socket;
   asio::ip::tcp::resolver resolver;
   std::uint64_t attempt;
-  bool discovering = false;  // a sentinel, or a master before its ROLE is checked
   redis_reply_reader reader;
   std::vector<asio::generic::stream_protocol::endpoint> addresses;
   std::size_t next_address = 0;
@@ -141,13 +144,13 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         tls_handshake_limit_(options.connect_timeout / 2),
         fsm_(fsm_config_of(options)),
         tick_timer_(strand_),
-        backoff_timer_(strand_),
-        sentinel_timer_(strand_) {
+        backoff_timer_(strand_) {
     if (endpoint_.sentinel) {
-      sentinel_.emplace(*endpoint_.sentinel, endpoint_.user, endpoint_.password);
       const auto exchanges = static_cast<int>(endpoint_.sentinel->sentinels.size()) + 1;
-      sentinel_exchange_limit_ =
-          std::max(options.connect_timeout / exchanges, std::chrono::milliseconds(1));
+      sentinel_ = std::make_shared<redis_sentinel_resolver>(
+          strand_,
+          redis_sentinel_discovery(*endpoint_.sentinel, endpoint_.user, endpoint_.password),
+          std::max(options.connect_timeout / exchanges, std::chrono::milliseconds(1)));
     }
   }
 
@@ -263,8 +266,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   }
 
   void close_transport() {
+    if (sentinel_) sentinel_->cancel();
     if (!transport_) return;
-    sentinel_timer_.cancel();
     asio::error_code ignored;
     transport_->resolver.cancel();
     if (transport_->tls) transport_->tls->deadline.cancel();
@@ -277,25 +280,19 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   void open(std::uint64_t attempt) {
     close_transport();
-    if (sentinel_) return sentinel_step_to(attempt, sentinel_->begin());
-    open_transport(attempt, endpoint_.host, endpoint_.port, false);
-  }
-
-  void open_transport(std::uint64_t attempt, const std::string& host, std::uint16_t port,
-                      bool discovering) {
+    if (sentinel_) return open_sentinel_master(attempt);
     transport_ = std::make_shared<redis_transport>(strand_, attempt);
-    transport_->discovering = discovering;
-    if (!discovering && !endpoint_.unix_path.empty()) {
+    if (!endpoint_.unix_path.empty()) {
       transport_->addresses.emplace_back(
           asio::local::stream_protocol::endpoint(endpoint_.unix_path));
       return connect_next(transport_);
     }
     transport_->resolver.async_resolve(
-        host, std::to_string(port),
+        endpoint_.host, std::to_string(endpoint_.port),
         [self = shared_from_this(), t = transport_](const asio::error_code& ec,
                                                     asio::ip::tcp::resolver::results_type results) {
           if (self->transport_ != t) return;
-          if (ec) return self->connect_failed(t, "cannot resolve host: " + ec.message());
+          if (ec) return self->open_failed(*t, "cannot resolve host: " + ec.message());
           for (const auto& entry : results) t->addresses.emplace_back(entry.endpoint());
           self->connect_next(t);
         });
@@ -303,102 +300,44 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   void connect_next(const std::shared_ptr<redis_transport>& t) {
     if (t->next_address >= t->addresses.size()) {
-      return connect_failed(t, t->last_error.empty() ? "no address" : t->last_error);
+      return open_failed(*t, t->last_error.empty() ? "no address" : t->last_error);
     }
     asio::error_code ignored;
     t->socket.close(ignored);
-    t->socket.async_connect(t->addresses[t->next_address++], [self = shared_from_this(),
-                                                              t](const asio::error_code& ec) {
-      if (self->transport_ != t) return;
-      if (ec) {
-        t->last_error = ec.message();
-        return self->connect_next(t);
+    t->socket.async_connect(t->addresses[t->next_address++],
+                            [self = shared_from_this(), t](const asio::error_code& ec) {
+                              if (self->transport_ != t) return;
+                              if (ec) {
+                                t->last_error = ec.message();
+                                return self->connect_next(t);
+                              }
+                              if (self->endpoint_.unix_path.empty()) enable_keepalive(t->socket);
+                              if (self->endpoint_.tls) return self->start_tls(t);
+                              // write() sends without blocking, then waits with async_write.
+                              asio::error_code ignored;
+                              t->socket.non_blocking(true, ignored);
+                              self->opened(t);
+                            });
+  }
+
+  // redis-sentinel://: the resolver finds and verifies the master; its socket becomes the
+  // transport the machine handshakes on.
+  void open_sentinel_master(std::uint64_t attempt) {
+    // Weak: the resolver keeps the handler, and must not keep the connection alive with it.
+    sentinel_->resolve([weak = weak_from_this(), attempt](std::optional<socket_type> master,
+                                                          const std::string& error) {
+      const auto self = weak.lock();
+      if (!self) return;
+      if (!master) {
+        self->fsm_.on_open_failed(attempt, error);
+        return self->after_event();
       }
-      if (self->endpoint_.unix_path.empty()) enable_keepalive(t->socket);
-      if (t->discovering) {
-        return self->sentinel_step_to(t->attempt, self->sentinel_->on_connected());
-      }
-      if (self->endpoint_.tls) return self->start_tls(t);
-      // write() sends without blocking, then waits with async_write.
+      self->transport_ =
+          std::make_shared<redis_transport>(std::move(*master), self->strand_, attempt);
+      enable_keepalive(self->transport_->socket);
       asio::error_code ignored;
-      t->socket.non_blocking(true, ignored);
-      self->opened(t);
-    });
-  }
-
-  void connect_failed(const std::shared_ptr<redis_transport>& t, const std::string& why) {
-    if (t->discovering) return sentinel_failed(t, why);
-    open_failed(*t, why);
-  }
-
-  // ----- Sentinel: redis_sentinel_discovery decides, this performs its steps. Each connection
-  // it asks for replaces the transport, so late events of the previous one are ignored.
-
-  void sentinel_step_to(std::uint64_t attempt, sentinel_step step) {
-    asio::error_code ignored;
-    switch (step.what) {
-      case sentinel_step::kind::connect:
-        close_transport();
-        open_transport(attempt, step.host, step.port, true);
-        sentinel_timer_.expires_after(sentinel_exchange_limit_);
-        sentinel_timer_.async_wait([self = shared_from_this(),
-                                    t = transport_](const asio::error_code& ec) {
-          if (ec || self->transport_ != t || !t->discovering) return;
-          self->sentinel_failed(
-              t,
-              "no answer within " + std::to_string(self->sentinel_exchange_limit_.count()) + "ms");
-        });
-        return;
-      case sentinel_step::kind::send:
-        return sentinel_send(transport_, step.commands);
-      case sentinel_step::kind::wait:
-        return;  // sentinel_read() reads on
-      case sentinel_step::kind::done:
-        // The verified master's connection becomes the transport the machine handshakes on.
-        sentinel_timer_.cancel();
-        transport_->discovering = false;
-        transport_->socket.non_blocking(true, ignored);  // as for a plain connection
-        return opened(transport_);
-      case sentinel_step::kind::failed:
-        close_transport();
-        fsm_.on_open_failed(attempt, step.error);
-        return after_event();
-    }
-  }
-
-  void sentinel_failed(const std::shared_ptr<redis_transport>& t, const std::string& why) {
-    sentinel_step_to(t->attempt, sentinel_->on_failed(why));
-  }
-
-  void sentinel_send(const std::shared_ptr<redis_transport>& t,
-                     std::vector<redis_command>& commands) {
-    t->writing.clear();
-    for (auto& command : commands) t->writing += command.resp();
-    asio::async_write(t->socket, asio::buffer(t->writing),
-                      [self = shared_from_this(), t](const asio::error_code& ec, std::size_t) {
-                        if (self->transport_ != t || !t->discovering || !ec) return;
-                        self->sentinel_failed(t,
-                                              "cannot write: " + t->describe(ec, self->endpoint_));
-                      });
-    sentinel_read(t);
-  }
-
-  void sentinel_read(const std::shared_ptr<redis_transport>& t) {
-    t->async_read_some([self = shared_from_this(), t](const asio::error_code& ec, std::size_t n) {
-      if (self->transport_ != t || !t->discovering) return;
-      if (ec) return self->sentinel_failed(t, t->describe(ec, self->endpoint_));
-      if (!t->reader.feed(t->reading.data(), n))
-        return self->sentinel_failed(t, "out of memory reading a reply");
-      redis_reply reply;
-      while (true) {
-        const auto got = t->reader.next(reply);
-        if (got == redis_reply_reader::result::error)
-          return self->sentinel_failed(t, std::string("protocol error: ") + t->reader.error());
-        if (got == redis_reply_reader::result::incomplete) return self->sentinel_read(t);
-        auto step = self->sentinel_->on_reply(reply);
-        if (step.what != sentinel_step::kind::wait)
-          return self->sentinel_step_to(t->attempt, std::move(step));
-      }
+      self->transport_->socket.non_blocking(true, ignored);  // as for a plain connection
+      self->opened(self->transport_);
     });
   }
 
@@ -536,9 +475,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   redis_connection_fsm fsm_;
   asio::steady_timer tick_timer_;
   asio::steady_timer backoff_timer_;
-  std::optional<redis_sentinel_discovery> sentinel_;  // redis-sentinel:// only
-  std::chrono::milliseconds sentinel_exchange_limit_{0};
-  asio::steady_timer sentinel_timer_;
+  std::shared_ptr<redis_sentinel_resolver> sentinel_;  // redis-sentinel:// only
   bool ticking_ = false;
   std::shared_ptr<redis_transport> transport_;
   std::atomic<std::uint64_t> next_id_{1};
