@@ -38,7 +38,7 @@
 namespace corocache::detail {
 
 std::string redis_endpoint::description() const {
-  if (sentinel) return redis_sentinel_discovery(*sentinel, {}, {}).description();
+  if (sentinel) return redis_sentinel_discovery(*sentinel, {}).description();
   if (!unix_path.empty()) return "unix:" + unix_path;
   const bool ipv6 = host.find(':') != std::string::npos;
   auto where = (ipv6 ? "[" + host + "]:" : host + ":") + std::to_string(port);
@@ -148,8 +148,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     if (endpoint_.sentinel) {
       const auto exchanges = static_cast<int>(endpoint_.sentinel->sentinels.size()) + 1;
       sentinel_ = std::make_shared<redis_sentinel_resolver>(
-          strand_,
-          redis_sentinel_discovery(*endpoint_.sentinel, endpoint_.user, endpoint_.password),
+          strand_, redis_sentinel_discovery(*endpoint_.sentinel, handshake_of(endpoint_)),
           std::max(options.connect_timeout / exchanges, std::chrono::milliseconds(1)));
     }
   }
@@ -320,8 +319,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
                             });
   }
 
-  // redis-sentinel://: the resolver finds and verifies the master; its socket becomes the
-  // transport the machine handshakes on.
+  // redis-sentinel://: the resolver finds the master, authenticates, selects the database and
+  // checks ROLE; its socket becomes the transport, ready without a second handshake.
   void open_sentinel_master(std::uint64_t attempt) {
     // Weak: the resolver keeps the handler, and must not keep the connection alive with it.
     sentinel_->resolve([weak = weak_from_this(), attempt](std::optional<socket_type> master,
@@ -337,7 +336,9 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       enable_keepalive(self->transport_->socket);
       asio::error_code ignored;
       self->transport_->socket.non_blocking(true, ignored);  // as for a plain connection
-      self->opened(self->transport_);
+      self->fsm_.on_opened_ready(attempt);
+      self->read(self->transport_);
+      self->after_event();
     });
   }
 

@@ -139,6 +139,12 @@ void redis_connection_fsm::on_opened(std::uint64_t attempt) {
   write_urgent_ = true;
 }
 
+void redis_connection_fsm::on_opened_ready(std::uint64_t attempt) {
+  if (!current(attempt) || state_ != state::connecting) return;
+  transport_open_ = true;
+  handshake_succeeded();
+}
+
 void redis_connection_fsm::on_open_failed(std::uint64_t attempt, const std::string& why) {
   if (!current(attempt) || state_ != state::connecting) return;
   attempt_failed(errc::connection_error, "cannot connect: " + why);

@@ -19,6 +19,19 @@ std::vector<redis_command> auth_of(const std::string& user,
   return {redis_command{"AUTH", user, *password}};
 }
 
+// The first argument of a command (e.g. "AUTH"), read back from its RESP encoding.
+std::string command_name(redis_command command) {  // a copy: resp() completes the encoding
+  const auto resp = command.resp();
+  const auto header_end = resp.find("\r\n");                  // "*N"
+  const auto length_end = resp.find("\r\n", header_end + 2);  // "$len"
+  if (header_end == std::string_view::npos || length_end == std::string_view::npos)
+    return "a command";
+  const auto length = resp.substr(header_end + 3, length_end - header_end - 3);
+  std::size_t n = 0;
+  std::from_chars(length.data(), length.data() + length.size(), n);
+  return std::string(resp.substr(length_end + 2, n));
+}
+
 // A server's error reply, for a message: it never holds the password that was sent.
 std::string server_said(const redis_reply& reply) {
   return reply.str.empty() ? "an empty error reply" : reply.str;
@@ -27,11 +40,10 @@ std::string server_said(const redis_reply& reply) {
 }  // namespace
 
 redis_sentinel_discovery::redis_sentinel_discovery(redis_sentinel_settings settings,
-                                                   std::string master_user,
-                                                   std::optional<std::string> master_password)
+                                                   std::vector<redis_command> master_handshake)
     : settings_(std::move(settings)),
       sentinel_auth_(auth_of(settings_.user, settings_.password)),
-      master_auth_(auth_of(master_user, master_password)) {}
+      master_handshake_(std::move(master_handshake)) {}
 
 std::string redis_sentinel_discovery::sentinel_name(std::size_t i) const {
   const auto& s = settings_.sentinels[i];
@@ -76,11 +88,11 @@ sentinel_step redis_sentinel_discovery::on_connected() {
     step.commands = sentinel_auth_;
     step.commands.push_back(
         redis_command{"SENTINEL", "get-master-addr-by-name", settings_.master_name});
-    auth_pending_ = !sentinel_auth_.empty();
+    preamble_left_ = sentinel_auth_.size();
   } else if (phase_ == phase::master) {
-    step.commands = master_auth_;
+    step.commands = master_handshake_;
     step.commands.push_back(redis_command{"ROLE"});
-    auth_pending_ = !master_auth_.empty();
+    preamble_left_ = master_handshake_.size();
   } else {
     return {sentinel_step::kind::failed, {}, 0, {}, "sentinel discovery: no round in progress"};
   }
@@ -93,12 +105,14 @@ sentinel_step redis_sentinel_discovery::on_reply(const redis_reply& reply) {
     return {sentinel_step::kind::failed, {}, 0, {}, "sentinel discovery: unexpected reply"};
   --replies_left_;
   const bool to_sentinel = phase_ == phase::sentinel;
-  if (std::exchange(auth_pending_, false)) {
+  if (preamble_left_ > 0) {
+    const auto index = to_sentinel ? sentinel_auth_.size() - preamble_left_
+                                   : master_handshake_.size() - preamble_left_;
+    --preamble_left_;
     if (reply.type != redis_reply::kind::error) return {sentinel_step::kind::wait, {}, 0, {}, {}};
-    return next_sentinel(to_sentinel ? "AUTH rejected: " + server_said(reply)
-                                     : "AUTH rejected by the master " +
-                                           host_port(master_host_, master_port_) + ": " +
-                                           server_said(reply));
+    if (to_sentinel) return next_sentinel("AUTH rejected: " + server_said(reply));
+    return next_sentinel(command_name(master_handshake_[index]) + " rejected by the master " +
+                         host_port(master_host_, master_port_) + ": " + server_said(reply));
   }
   return to_sentinel ? on_sentinel_answer(reply) : on_role(reply);
 }
@@ -157,7 +171,7 @@ sentinel_step redis_sentinel_discovery::on_failed(const std::string& why) {
 sentinel_step redis_sentinel_discovery::next_sentinel(std::string why) {
   failures_ += (failures_.empty() ? "" : "; ") + sentinel_name(current_) + ": " + why;
   replies_left_ = 0;
-  auth_pending_ = false;
+  preamble_left_ = 0;
   if (tried_ < settings_.sentinels.size()) {
     current_ = (current_ + 1) % settings_.sentinels.size();
     return ask_current();

@@ -145,6 +145,24 @@ TEST_CASE("commands submitted during the handshake are written only after it suc
   CHECK(get.replies == std::vector<std::string>{"v"});
 }
 
+TEST_CASE("a transport whose handshake already ran is ready at once and sends it no second time",
+          "[redis_fsm]") {
+  harness h;
+  outcome connected, get;
+  h.fsm.connect(waiter(connected));
+  h.fsm.submit(command(get, "GET", "k"), 1);
+  h.fsm.on_opened_ready(h.actions().at(0).attempt);
+  CHECK(h.fsm.current_state() == state::ready);
+  CHECK(connected.completions == 1);
+  CHECK_FALSE(connected.error);
+  const auto written = h.written();
+  CHECK_FALSE(contains(written, "AUTH"));
+  CHECK_FALSE(contains(written, "SELECT"));
+  CHECK(contains(written, "GET"));
+  h.reply("$1\r\nv\r\n");
+  CHECK(get.replies == std::vector<std::string>{"v"});
+}
+
 TEST_CASE("a rejected handshake fails the waiting commands without ever sending them",
           "[redis_fsm]") {
   harness h;

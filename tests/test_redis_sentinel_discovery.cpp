@@ -70,7 +70,7 @@ sentinel_step answer_sentinel(redis_sentinel_discovery& d, const redis_reply& re
 
 TEST_CASE("discovery asks a sentinel, then checks the master's ROLE before it is used",
           "[sentinel]") {
-  redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+  redis_sentinel_discovery d(three_sentinels(), {});
   auto step = d.begin();
   REQUIRE(step.what == step_kind::connect);
   CHECK(step.host == "10.0.0.1");
@@ -94,7 +94,7 @@ TEST_CASE("discovery authenticates to sentinels and master with their own creden
   auto settings = three_sentinels();
   settings.user = "watcher";
   settings.password = "sentinel-secret";
-  redis_sentinel_discovery d(settings, "app", std::string("master-secret"));
+  redis_sentinel_discovery d(settings, {redis_command{"AUTH", "app", "master-secret"}});
   REQUIRE(d.begin().what == step_kind::connect);
   auto step = d.on_connected();
   CHECK(all_args(step) == list{{"AUTH", "watcher", "sentinel-secret"},
@@ -107,9 +107,42 @@ TEST_CASE("discovery authenticates to sentinels and master with their own creden
   CHECK(d.on_reply(role("master")).what == step_kind::done);
 }
 
+TEST_CASE("the master gets the connection's whole handshake before ROLE, and only once",
+          "[sentinel]") {
+  redis_sentinel_discovery d(
+      three_sentinels(), {redis_command{"AUTH", "master-secret"}, redis_command{"SELECT", "3"}});
+  REQUIRE(d.begin().what == step_kind::connect);
+  REQUIRE(answer_sentinel(d, address("10.0.0.9", "6379")).what == step_kind::connect);
+  auto step = d.on_connected();
+  CHECK(all_args(step) == list{{"AUTH", "master-secret"}, {"SELECT", "3"}, {"ROLE"}});
+  CHECK(d.on_reply(status("OK")).what == step_kind::wait);
+  CHECK(d.on_reply(status("OK")).what == step_kind::wait);
+  // done: the connection is authenticated and on database 3; the driver sends nothing more.
+  CHECK(d.on_reply(role("master")).what == step_kind::done);
+}
+
+TEST_CASE("a handshake command the master rejects is named, and the next sentinel is asked",
+          "[sentinel]") {
+  redis_sentinel_discovery d(
+      three_sentinels(), {redis_command{"AUTH", "master-secret"}, redis_command{"SELECT", "99"}});
+  REQUIRE(d.begin().what == step_kind::connect);
+  REQUIRE(answer_sentinel(d, address("10.0.0.9", "6379")).what == step_kind::connect);
+  REQUIRE(d.on_connected().what == step_kind::send);
+  CHECK(d.on_reply(status("OK")).what == step_kind::wait);
+  auto step = d.on_reply(error("ERR DB index is out of range"));
+  REQUIRE(step.what == step_kind::connect);
+  CHECK(step.host == "10.0.0.2");  // the next sentinel; the ROLE reply is not waited for
+  REQUIRE(answer_sentinel(d, redis_reply{}).what == step_kind::connect);
+  step = d.on_failed("connection refused");
+  REQUIRE(step.what == step_kind::failed);
+  CHECK_THAT(step.error, Catch::Contains("SELECT rejected by the master 10.0.0.9:6379: ERR DB "
+                                         "index is out of range"));
+  CHECK_THAT(step.error, !Catch::Contains("master-secret"));
+}
+
 TEST_CASE("a sentinel that fails is skipped, and the one that answered is asked first next time",
           "[sentinel]") {
-  redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+  redis_sentinel_discovery d(three_sentinels(), {});
   REQUIRE(d.begin().what == step_kind::connect);
   auto step = d.on_failed("Connection refused");
   REQUIRE(step.what == step_kind::connect);
@@ -125,7 +158,7 @@ TEST_CASE("a sentinel that fails is skipped, and the one that answered is asked 
 }
 
 TEST_CASE("a replica given as the master is never used: the next sentinel is asked", "[sentinel]") {
-  redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+  redis_sentinel_discovery d(three_sentinels(), {});
   REQUIRE(d.begin().what == step_kind::connect);
   REQUIRE(answer_sentinel(d, address("10.0.0.8", "6379")).what == step_kind::connect);
   REQUIRE(d.on_connected().what == step_kind::send);
@@ -144,7 +177,7 @@ TEST_CASE("a replica given as the master is never used: the next sentinel is ask
 TEST_CASE("when every sentinel fails, the round fails naming each one and why", "[sentinel]") {
   auto settings = three_sentinels();
   settings.password = "sentinel-secret";
-  redis_sentinel_discovery d(settings, "", std::string("master-secret"));
+  redis_sentinel_discovery d(settings, {redis_command{"AUTH", "master-secret"}});
   REQUIRE(d.begin().what == step_kind::connect);
   REQUIRE(d.on_failed("Connection refused").what == step_kind::connect);
   REQUIRE(d.on_connected().what == step_kind::send);
@@ -166,7 +199,7 @@ TEST_CASE("when every sentinel fails, the round fails naming each one and why", 
 }
 
 TEST_CASE("a master no sentinel knows fails the round with that reason", "[sentinel]") {
-  redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+  redis_sentinel_discovery d(three_sentinels(), {});
   REQUIRE(d.begin().what == step_kind::connect);
   REQUIRE(answer_sentinel(d, redis_reply{}).what == step_kind::connect);
   REQUIRE(answer_sentinel(d, redis_reply{}).what == step_kind::connect);
@@ -184,7 +217,7 @@ TEST_CASE("malformed sentinel and ROLE replies are failures of that sentinel", "
       error("ERR unknown command"), status("OK"),
   };
   for (const auto& answer : bad_answers) {
-    redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+    redis_sentinel_discovery d(three_sentinels(), {});
     REQUIRE(d.begin().what == step_kind::connect);
     const auto step = answer_sentinel(d, answer);
     REQUIRE(step.what == step_kind::connect);
@@ -192,7 +225,7 @@ TEST_CASE("malformed sentinel and ROLE replies are failures of that sentinel", "
   }
   for (const auto& reply :
        {error("NOAUTH Authentication required."), bulk("master"), array({}), role("sentinel")}) {
-    redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+    redis_sentinel_discovery d(three_sentinels(), {});
     REQUIRE(d.begin().what == step_kind::connect);
     REQUIRE(answer_sentinel(d, address("10.0.0.9", "6379")).what == step_kind::connect);
     REQUIRE(d.on_connected().what == step_kind::send);
@@ -203,7 +236,7 @@ TEST_CASE("malformed sentinel and ROLE replies are failures of that sentinel", "
 }
 
 TEST_CASE("events outside a round fail instead of acting on stale state", "[sentinel]") {
-  redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+  redis_sentinel_discovery d(three_sentinels(), {});
   CHECK(d.on_connected().what == step_kind::failed);
   CHECK(d.on_reply(role("master")).what == step_kind::failed);
   REQUIRE(d.begin().what == step_kind::connect);
@@ -211,7 +244,7 @@ TEST_CASE("events outside a round fail instead of acting on stale state", "[sent
 }
 
 TEST_CASE("the description names the master and every sentinel", "[sentinel]") {
-  redis_sentinel_discovery d(three_sentinels(), "", std::nullopt);
+  redis_sentinel_discovery d(three_sentinels(), {});
   CHECK(d.description() ==
         "sentinel master \"mymaster\" via 10.0.0.1:26379,10.0.0.2:26380,[::1]:26381");
 }

@@ -8,10 +8,12 @@
 #include "corocache/registry.hpp"
 #include "support/catch.hpp"
 #include "support/error_of.hpp"
+#include "support/redis_sentinel.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_coroutine.hpp"
 
 using namespace corocache;
+using corocache::test::redis_sentinel_group;
 using corocache::test::redis_server;
 using corocache::test::run_coroutine;
 
@@ -60,7 +62,37 @@ outcome initialize_and_use(const std::string& url) {
   });
 }
 
+// The calls= of every command in the master's INFO commandstats; reading it costs one AUTH.
+struct command_calls {
+  explicit command_calls(const redis_server& master)
+      : info(redis_sentinel_group::command(master.port(), {"INFO", "commandstats"}, "master-secret")
+                 .str) {}
+  long long operator[](const std::string& command) const {
+    const auto field = "cmdstat_" + command + ":calls=";
+    const auto at = info.find(field);
+    return at == std::string::npos ? 0 : std::stoll(info.substr(at + field.size()));
+  }
+  std::string info;
+};
+
 }  // namespace
+
+TEST_CASE("each connect authenticates to the master once and selects the database once",
+          "[sentinel]") {
+  redis_server master(redis_server::options{.config = {"requirepass master-secret"}});
+  // No auth-pass: the sentinel itself never authenticates to the master.
+  auto sentinel = sentinel_for(master.port());
+  const command_calls before(master);
+  REQUIRE(before["auth"] >= 1);  // this INFO's own
+  const auto result = initialize_and_use("redis-sentinel://:master-secret@" +
+                                         endpoint(sentinel.port()) + "/2?master=mymaster");
+  REQUIRE_FALSE(result.error);
+  const command_calls after(master);
+  CHECK(after["auth"] - before["auth"] == 1 + 1);  // the backend's, and the second INFO's
+  CHECK(after["select"] - before["select"] == 1);
+  CHECK(after["role"] - before["role"] == 1);
+  CHECK(after["set"] - before["set"] == 1);
+}
 
 TEST_CASE("the backend finds the master through a sentinel, skipping sentinels that are down",
           "[sentinel]") {

@@ -66,8 +66,8 @@ struct redis_endpoint {
   int db = 0;                             // SELECT when != 0
   std::optional<redis_tls_settings> tls;  // TLS over TCP (rediss://) when set
   // redis-sentinel://: on every (re)connect the master's address comes from these sentinels
-  // (host and port above are unused) and the node must answer ROLE as master before the handshake
-  // (see redis_sentinel_discovery.hpp).
+  // (host and port above are unused); the handshake is sent there followed by ROLE, and the node
+  // must answer master before anything else is written (see redis_sentinel_discovery.hpp).
   std::optional<redis_sentinel_settings> sentinel;
   /// "host:port" or "unix:/path", never the password; "host:port (TLS)" with TLS, and
   /// "host:port (TLS, verify=none: insecure)" without verification; "sentinel master "NAME" via

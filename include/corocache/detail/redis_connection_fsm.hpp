@@ -88,6 +88,9 @@ class redis_connection_fsm {
   void close();
 
   void on_opened(std::uint64_t attempt);
+  /// As on_opened, for a transport on which the handshake already ran (Sentinel discovery sends
+  /// it before ROLE): the connection is ready at once and nothing is sent again.
+  void on_opened_ready(std::uint64_t attempt);
   void on_open_failed(std::uint64_t attempt, const std::string& why);
   void on_lost(std::uint64_t attempt, const std::string& why);
   void on_reply(std::uint64_t attempt, redis_reply&& reply);

@@ -7,9 +7,11 @@
 // One round:
 //   ask sentinel i: [AUTH sentinel credentials] SENTINEL get-master-addr-by-name NAME
 //     -> nil, error, failure, no answer in time: the next sentinel (i+1, wrapping)
-//     -> host port: connect there: [AUTH master credentials] ROLE
-//          -> "master": done, and sentinel i is asked first next round
-//          -> a replica (the sentinel's answer is stale), failure: the next sentinel
+//     -> host port: connect there: [the connection's handshake: AUTH, SELECT] ROLE
+//          -> "master": done, and sentinel i is asked first next round; the connection is
+//             authenticated and ready, so the handshake is not sent again
+//          -> a replica (the sentinel's answer is stale), a rejected handshake command, failure:
+//             the next sentinel
 //   every sentinel tried once without a master: the round fails with one message naming each
 //   sentinel and what went wrong with it ("no master named ..." when they all said nil).
 // Messages name endpoints, the master's name and what the servers answered; never a password.
@@ -33,7 +35,7 @@ struct sentinel_step {
     connect,  ///< drop any connection, connect to host:port, then report on_connected / on_failed
     send,     ///< write `commands` on the connection and report each reply with on_reply
     wait,     ///< read on: more replies are expected
-    done,     ///< host:port is the master, verified with ROLE; its connection is ready for use
+    done,     ///< host:port is the master, verified with ROLE after the handshake: ready for use
     failed,   ///< the round failed: `error` says why, naming every sentinel
   };
   kind what = kind::failed;
@@ -45,10 +47,10 @@ struct sentinel_step {
 
 class redis_sentinel_discovery {
  public:
-  /// `settings`: the sentinels and their credentials; `master_user` / `master_password`: the
-  /// AUTH sent to the master before ROLE (none when the password is absent).
-  redis_sentinel_discovery(redis_sentinel_settings settings, std::string master_user,
-                           std::optional<std::string> master_password);
+  /// `settings`: the sentinels and their credentials; `master_handshake`: the connection's
+  /// handshake (AUTH, SELECT; may be empty), sent to the master before ROLE.
+  redis_sentinel_discovery(redis_sentinel_settings settings,
+                           std::vector<redis_command> master_handshake);
 
   /// Starts a round at the sentinel that answered last (the first one at first).
   [[nodiscard]] sentinel_step begin();
@@ -78,14 +80,14 @@ class redis_sentinel_discovery {
 
   redis_sentinel_settings settings_;
   std::vector<redis_command> sentinel_auth_;
-  std::vector<redis_command> master_auth_;
+  std::vector<redis_command> master_handshake_;
   phase phase_ = phase::idle;
   std::size_t preferred_ = 0;
   std::size_t current_ = 0;
   std::size_t round_start_ = 0;
   std::size_t tried_ = 0;           // sentinels tried this round
   std::size_t replies_left_ = 0;    // replies still expected for the last send step
-  bool auth_pending_ = false;       // the next reply answers AUTH
+  std::size_t preamble_left_ = 0;   // replies still due to AUTH (sentinel) or the handshake
   std::size_t unknown_master_ = 0;  // sentinels that answered nil this round
   std::string master_host_;
   std::uint16_t master_port_ = 0;
