@@ -4,11 +4,21 @@
 // a cluster node fails at initialize() saying to use redis-cluster://. The conformance suite runs
 // in the same executable (test_redis_cluster_conformance.cpp) on the same cluster.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include "corocache/detail/cluster_slot.hpp"
 #include "corocache/redis_backend.hpp"
@@ -226,4 +236,66 @@ TEST_CASE("a cluster with no reachable seed fails initialize naming the seeds",
       CHECK_THAT(e.what(), !Catch::Contains("hunter2"));
     }
   });
+}
+
+namespace {
+
+// One worker of the two-thread case: its own keys, spread over the masters, through every
+// multi-key operation; counts values that are not the ones it wrote.
+asio::awaitable<void> spread_worker(RedisCacheBackend<std::string>& backend, int id,
+                                    std::atomic<int>& wrong) {
+  std::vector<std::string> keys;
+  std::vector<std::pair<std::string, std::string>> items;
+  for (int i = 0; i < 20; ++i) {
+    keys.push_back("t" + std::to_string(id) + ":" + std::to_string(i));
+    items.emplace_back(keys.back(), "v" + keys.back());
+  }
+  for (int round = 0; round < 5; ++round) {
+    co_await backend.set_many(items, 30s);
+    const auto values = co_await backend.get_many(keys);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (values[i] != "v" + keys[i]) ++wrong;
+    }
+    if (co_await backend.erase_many(keys) != keys.size()) ++wrong;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("multi-key operations spread over the masters from two threads",
+          "[cluster][backend][threads]") {
+  asio::io_context io(2);
+  auto strand = asio::make_strand(io);
+  RedisCacheBackend<std::string> backend(io.get_executor(), cluster_url(), "two-threads:");
+  std::atomic<int> wrong{0};
+  std::atomic<int> failed{0};
+  std::atomic<int> remaining{50};
+  std::exception_ptr error;
+  std::atomic<bool> done{false};
+  auto run = [&]() -> asio::awaitable<void> {
+    co_await backend.initialize();
+    asio::steady_timer all_done(strand, asio::steady_timer::time_point::max());
+    for (int id = 0; id < 50; ++id) {
+      auto finished = [&](std::exception_ptr e) {
+        if (e) ++failed;
+        if (--remaining == 0) all_done.cancel();
+      };
+      asio::co_spawn(io, spread_worker(backend, id, wrong), asio::bind_executor(strand, finished));
+    }
+    asio::error_code cancelled;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
+    co_await backend.shutdown();
+  };
+  asio::co_spawn(strand, run(), [&](std::exception_ptr e) {
+    error = e;
+    done = true;
+    io.stop();
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) threads.emplace_back([&] { io.run_for(std::chrono::seconds(120)); });
+  for (auto& t : threads) t.join();
+  REQUIRE(done);
+  if (error) std::rethrow_exception(error);
+  CHECK(failed == 0);
+  CHECK(wrong == 0);
 }
