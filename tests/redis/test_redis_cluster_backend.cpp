@@ -299,3 +299,23 @@ TEST_CASE("multi-key operations spread over the masters from two threads",
   CHECK(failed == 0);
   CHECK(wrong == 0);
 }
+
+TEST_CASE("a { in the prefix makes it every key's hash tag: all keys on one master",
+          "[cluster][backend]") {
+  const std::string prefix = "{app}:";
+  run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    RedisCacheBackend<std::string> backend(ex, cluster_url(), prefix);
+    co_await backend.initialize();
+    std::vector<std::pair<std::string, std::string>> items;
+    for (int i = 0; i < 30; ++i) items.emplace_back("k" + std::to_string(i), "v");
+    CHECK(co_await backend.set_many(items, 30s));
+    // The servers agree: one master holds all 30 keys, in the slot of "app".
+    auto& cluster = corocache::test::shared_redis_cluster();
+    const auto owner = owner_of(prefix + "k0");
+    const auto slot = std::to_string(cluster_key_slot("app"));
+    CHECK(cluster.command(owner, {"CLUSTER", "COUNTKEYSINSLOT", slot}).integer == 30);
+    CHECK(co_await backend.clear());
+    CHECK(cluster.command(owner, {"CLUSTER", "COUNTKEYSINSLOT", slot}).integer == 0);
+    co_await backend.shutdown();
+  });
+}
