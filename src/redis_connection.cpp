@@ -31,8 +31,10 @@
 #include "corocache/detail/redis_connection_fsm.hpp"
 #include "corocache/detail/redis_reply_reader.hpp"
 #include "corocache/detail/redis_sentinel_discovery.hpp"
+#include "corocache/detail/redis_sentinel_watch.hpp"
 #include "corocache/error.hpp"
 #include "redis_sentinel_resolver.hpp"
+#include "redis_sentinel_subscriber.hpp"
 #include "redis_tls.hpp"
 
 namespace corocache::detail {
@@ -150,6 +152,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       sentinel_ = std::make_shared<redis_sentinel_resolver>(
           strand_, redis_sentinel_discovery(*endpoint_.sentinel, handshake_of(endpoint_)),
           std::max(options.connect_timeout / exchanges, std::chrono::milliseconds(1)));
+      master_watch_.emplace(endpoint_.sentinel->master_name, options.reconnect_max);
+      subscription_schedule_.emplace(endpoint_.sentinel->sentinels.size(), options.reconnect_min,
+                                     options.reconnect_max, std::random_device{}());
+      subscription_limit_ = std::max(options.connect_timeout, std::chrono::milliseconds(1));
     }
   }
 
@@ -157,7 +163,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   redis_connection_core& operator=(const redis_connection_core&) = delete;
 
   // Only reached without close() when the execution context is torn down with work pending.
-  ~redis_connection_core() { fsm_.close(); }
+  ~redis_connection_core() {
+    fsm_.close();
+    if (subscriber_) subscriber_->stop();
+  }
 
   const asio::any_io_executor& executor() const { return executor_; }
 
@@ -187,6 +196,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   void start_close(std::unique_ptr<pending_op> waiter) {
     asio::dispatch(strand_, [self = shared_from_this(), waiter = std::move(waiter)]() mutable {
       self->fsm_.close();
+      if (self->subscriber_) self->subscriber_->stop();
       self->after_event();
       if (waiter) finish(std::move(waiter), nullptr);
     });
@@ -322,15 +332,17 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   // redis-sentinel://: the resolver finds the master, authenticates, selects the database and
   // checks ROLE; its socket becomes the transport, ready without a second handshake.
   void open_sentinel_master(std::uint64_t attempt) {
+    if (!subscriber_) subscribe_to_failovers();
     // Weak: the resolver keeps the handler, and must not keep the connection alive with it.
     sentinel_->resolve([weak = weak_from_this(), attempt](std::optional<socket_type> master,
-                                                          const std::string& error) {
+                                                          const sentinel_step& outcome) {
       const auto self = weak.lock();
       if (!self) return;
       if (!master) {
-        self->fsm_.on_open_failed(attempt, error);
+        self->fsm_.on_open_failed(attempt, outcome.error);
         return self->after_event();
       }
+      self->master_watch_->on_master(outcome.host, outcome.port);
       self->transport_ =
           std::make_shared<redis_transport>(std::move(*master), self->strand_, attempt);
       enable_keepalive(self->transport_->socket);
@@ -340,6 +352,30 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       self->read(self->transport_);
       self->after_event();
     });
+  }
+
+  // Follows failovers the sentinels announce while the master's connection is still up (a
+  // manual SENTINEL FAILOVER demotes the old master without closing it): the connection is
+  // dropped, and the usual reconnect asks the sentinels again, the announcing one first.
+  void subscribe_to_failovers() {
+    subscriber_ = std::make_shared<redis_sentinel_subscriber>(
+        strand_, *endpoint_.sentinel, *subscription_schedule_, subscription_limit_,
+        [weak = weak_from_this()](const sentinel_switch& announcement, std::size_t sentinel) {
+          if (const auto self = weak.lock()) self->on_failover_announced(announcement, sentinel);
+        });
+    subscriber_->start();
+  }
+
+  void on_failover_announced(const sentinel_switch& announcement, std::size_t sentinel) {
+    if (!master_watch_->on_switch(announcement)) return;
+    sentinel_->prefer(sentinel);
+    if (fsm_.current_state() != redis_connection_fsm::state::ready || !transport_) return;
+    const bool ipv6 = announcement.new_host.find(':') != std::string::npos;
+    const auto to = (ipv6 ? "[" + announcement.new_host + "]:" : announcement.new_host + ":") +
+                    std::to_string(announcement.new_port);
+    fsm_.on_lost(transport_->attempt, "the sentinels moved master \"" + announcement.master_name +
+                                          "\" to " + to + "; asking them again");
+    after_event();
   }
 
   void opened(const std::shared_ptr<redis_transport>& t) {
@@ -408,6 +444,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       return false;
     }
     redis_reply reply;
+    bool demoted = false;  // a READONLY reply: the master is a replica now
     while (fsm_.attempt() == t.attempt) {
       const auto got = t.reader.next(reply);
       if (got == redis_reply_reader::result::error) {
@@ -415,9 +452,18 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         return false;
       }
       if (got == redis_reply_reader::result::incomplete) break;
+      if (master_watch_ && is_readonly_error(reply) &&
+          master_watch_->on_readonly(std::chrono::steady_clock::now()))
+        demoted = true;
       fsm_.on_reply(t.attempt, std::move(reply));
     }
     if (fsm_.attempt() != t.attempt) return false;  // the machine dropped this connection
+    if (demoted) {
+      fsm_.on_lost(t.attempt,
+                   "the master answered READONLY (it was demoted); asking the "
+                   "sentinels again");
+      return false;
+    }
     fsm_.on_read_done(t.attempt);
     return true;
   }
@@ -477,6 +523,10 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   asio::steady_timer tick_timer_;
   asio::steady_timer backoff_timer_;
   std::shared_ptr<redis_sentinel_resolver> sentinel_;  // redis-sentinel:// only
+  std::optional<sentinel_master_watch> master_watch_;  // redis-sentinel:// only
+  std::optional<sentinel_subscription_schedule> subscription_schedule_;
+  std::chrono::milliseconds subscription_limit_{0};
+  std::shared_ptr<redis_sentinel_subscriber> subscriber_;  // from the first connect on
   bool ticking_ = false;
   std::shared_ptr<redis_transport> transport_;
   std::atomic<std::uint64_t> next_id_{1};

@@ -75,18 +75,19 @@ void redis_sentinel_resolver::step_to(sentinel_step step) {
       timer_.cancel();
       auto master = std::move(current_->socket);
       current_.reset();
-      return finish(std::move(master), {});
+      return finish(std::move(master), step);
     }
     case sentinel_step::kind::failed:
       drop_exchange();
-      return finish(std::nullopt, step.error);
+      return finish(std::nullopt, step);
   }
 }
 
-void redis_sentinel_resolver::finish(std::optional<redis_socket> master, const std::string& error) {
+void redis_sentinel_resolver::finish(std::optional<redis_socket> master,
+                                     const sentinel_step& outcome) {
   // Moved out first: the handler may start the next round.
   auto done = std::exchange(done_, nullptr);
-  if (done) done(std::move(master), error);
+  if (done) done(std::move(master), outcome);
 }
 
 void redis_sentinel_resolver::connect(const std::string& host, std::uint16_t port) {

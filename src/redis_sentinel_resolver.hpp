@@ -22,8 +22,10 @@ namespace corocache::detail {
 class redis_sentinel_resolver : public std::enable_shared_from_this<redis_sentinel_resolver> {
  public:
   using strand_type = asio::strand<asio::any_io_executor>;
-  /// The master's connected socket (nothing on it left unread), or nothing and why not.
-  using handler = std::function<void(std::optional<redis_socket> master, const std::string& error)>;
+  /// The master's connected socket (nothing on it left unread) and `outcome` its address; or no
+  /// socket, and `outcome.error` says why.
+  using handler =
+      std::function<void(std::optional<redis_socket> master, const sentinel_step& outcome)>;
 
   /// `exchange_limit` bounds each exchange (one sentinel, or the master's ROLE).
   redis_sentinel_resolver(strand_type strand, redis_sentinel_discovery discovery,
@@ -33,6 +35,8 @@ class redis_sentinel_resolver : public std::enable_shared_from_this<redis_sentin
   void resolve(handler done);
   /// Drops the round in progress, if any: its handler never runs.
   void cancel();
+  /// The next round asks sentinel `i` first (one whose view is known to be current).
+  void prefer(std::size_t i) { discovery_.prefer(i); }
 
  private:
   struct exchange;  // one connection's I/O objects, held by the handlers of its operations
@@ -42,7 +46,7 @@ class redis_sentinel_resolver : public std::enable_shared_from_this<redis_sentin
   void send(std::vector<redis_command>& commands);
   void read(const std::shared_ptr<exchange>& x);
   void failed(const std::shared_ptr<exchange>& x, const std::string& why);
-  void finish(std::optional<redis_socket> master, const std::string& error);
+  void finish(std::optional<redis_socket> master, const sentinel_step& outcome);
   void drop_exchange();
 
   strand_type strand_;

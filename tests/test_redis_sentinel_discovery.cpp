@@ -317,3 +317,15 @@ TEST_CASE("a host list parses into more_hosts and shows in redacted()", "[sentin
   CHECK(url.redacted() == "x://***@a:1,b,[::2]:3");
   CHECK_THROWS_AS(detail::expect_no_location(backend_url::parse("memory://,a")), cache_error);
 }
+
+TEST_CASE("after prefer(i) the next round asks sentinel i first", "[sentinel]") {
+  redis_sentinel_discovery d(three_sentinels(), {});
+  d.prefer(2);
+  auto step = d.begin();
+  REQUIRE(step.what == step_kind::connect);
+  CHECK(step.host == "::1");
+  d.prefer(7);  // out of range: back to the first
+  step = d.begin();
+  REQUIRE(step.what == step_kind::connect);
+  CHECK(step.host == "10.0.0.1");
+}

@@ -13,9 +13,10 @@
 //   created: one created before the backend is destroyed and awaited after completes with
 //   errc::shut_down and touches nothing freed.
 // - With a redis-sentinel:// URL (redis_options.hpp) every connect and reconnect asks the
-//   Sentinels for the master and checks its ROLE first, so the backend follows a failover by
-//   itself; operations in flight during one fail with errc::connection_error or errc::timeout and
-//   may or may not have run.
+//   Sentinels for the master and checks its ROLE first, and a subscription to the Sentinels'
+//   +switch-master (and any READONLY reply) drops a master connection that is still up after a
+//   failover, so the backend follows one by itself; operations in flight during one fail with
+//   errc::connection_error or errc::timeout and may or may not have run.
 // - With a redis-cluster:// URL each key goes to the master of its slot (CRC16 of the stored key,
 //   or of its {hash tag}, modulo 16384), following MOVED and ASK. get_many, erase_many and
 //   set_many send one command per slot, all at once, and merge the results in the caller's order;

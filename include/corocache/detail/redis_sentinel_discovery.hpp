@@ -65,6 +65,8 @@ class redis_sentinel_discovery {
   [[nodiscard]] std::string description() const;
   /// The sentinel that is (or will be) asked first, an index into the settings' list.
   [[nodiscard]] std::size_t preferred() const { return preferred_; }
+  /// The next round asks sentinel `i` first (e.g. the one that announced a failover).
+  void prefer(std::size_t i) { preferred_ = i < settings_.sentinels.size() ? i : 0; }
   /// The sentinel asked in the current round.
   [[nodiscard]] std::size_t current() const { return current_; }
 

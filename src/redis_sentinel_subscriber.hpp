@@ -1,0 +1,59 @@
+// redis_sentinel_subscriber: the subscription of a redis-sentinel:// connection to the
+// sentinels' +switch-master announcements. One sentinel at a time carries it; when that sentinel
+// cannot be reached, refuses, does not confirm in time or drops the connection, the next one in
+// turn is tried after a bounded backoff (sentinel_subscription_schedule decides). Announcements are
+// handed to the connection, which decides (sentinel_master_watch). Runs on the connection's strand.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include "corocache/detail/redis_sentinel_watch.hpp"
+#include "corocache/redis_options.hpp"
+
+namespace corocache::detail {
+
+class redis_sentinel_subscriber : public std::enable_shared_from_this<redis_sentinel_subscriber> {
+ public:
+  using strand_type = asio::strand<asio::any_io_executor>;
+  /// An announcement, and the index of the sentinel that made it (its view is up to date).
+  using switch_handler = std::function<void(const sentinel_switch&, std::size_t sentinel)>;
+
+  /// `confirm_limit` bounds connecting and the sentinel's confirmation of the subscription.
+  redis_sentinel_subscriber(strand_type strand, redis_sentinel_settings settings,
+                            sentinel_subscription_schedule schedule,
+                            std::chrono::milliseconds confirm_limit, switch_handler on_switch);
+
+  /// Subscribes (once; later calls do nothing) and keeps a subscription until stop().
+  void start();
+  /// Drops the subscription for good; the handler is not called any more.
+  void stop();
+
+ private:
+  struct link;  // one connection to a sentinel, held by the handlers of its operations
+
+  void subscribe_after(sentinel_subscription_schedule::attempt next);
+  void connect(std::size_t sentinel);
+  void read(const std::shared_ptr<link>& x);
+  [[nodiscard]] bool on_reply(const std::shared_ptr<link>& x, const redis_reply& reply);
+  void failed(const std::shared_ptr<link>& x);
+  void drop_link();
+
+  strand_type strand_;
+  redis_sentinel_settings settings_;
+  sentinel_subscription_schedule schedule_;
+  std::chrono::milliseconds confirm_limit_;
+  switch_handler on_switch_;
+  asio::steady_timer timer_;  // the backoff before connecting, then the confirmation deadline
+  std::shared_ptr<link> current_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace corocache::detail
