@@ -4,7 +4,9 @@
 // master afterwards. Operations during the failover may fail (connection_error or timeout).
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -161,4 +163,186 @@ TEST_CASE("a paused master is abandoned for the promoted replica", "[sentinel][t
   // Back from the pause, the old master is still not the one the sentinels name.
   group.data_node(0).resume();
   CHECK(group.wait_for_failover(old_master, 10s) == group.data_node(1).port());
+}
+
+namespace {
+
+// What a manual failover does to a loaded backend. Times are from the SENTINEL FAILOVER command.
+struct manual_failover_state {
+  bool stop = false;
+  std::size_t successes = 0;
+  std::size_t wrong_values = 0;  // a value that was never written to the key
+  std::size_t stale_values = 0;  // an older value of the key (a write the old master lost)
+  std::size_t readonly_errors = 0;
+  std::size_t readonly_after_announcement = 0;
+  std::size_t connection_errors = 0;
+  std::size_t other_errors = 0;
+  std::atomic<bool> announced{false};  // a sentinel names the new master
+};
+
+asio::awaitable<void> set_then_get(RedisCacheBackend<std::string>& backend,
+                                   manual_failover_state& state, std::size_t id) {
+  const auto key = "worker:" + std::to_string(id);
+  for (std::size_t n = 0; !state.stop; ++n) {
+    const auto value = key + ":" + std::to_string(n);
+    bool failed = false;
+    try {
+      co_await backend.set(key, value);
+      const auto got = co_await backend.get(key);
+      if (got && got->rfind(key + ":", 0) != 0) ++state.wrong_values;
+      if (got && got->rfind(key + ":", 0) == 0 && *got != value) ++state.stale_values;
+      ++state.successes;
+    } catch (const cache_error& e) {
+      failed = true;
+      const std::string what = e.what();
+      if (e.error() == errc::server_error && what.find("READONLY") != std::string::npos) {
+        ++state.readonly_errors;
+        if (state.announced) ++state.readonly_after_announcement;
+      } else if (e.error() == errc::connection_error || e.error() == errc::timeout) {
+        ++state.connection_errors;
+      } else {
+        ++state.other_errors;
+      }
+    }
+    if (failed) co_await sleep_for(10ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a manual SENTINEL FAILOVER is followed while the old master's connection is healthy",
+          "[sentinel][topology]") {
+  redis_sentinel_group group;
+  const auto old_master = group.data_node(0).port();
+  const auto new_master = group.data_node(1).port();
+  manual_failover_state state;
+  std::optional<long long> announced_ms;
+  std::optional<long long> landed_ms;  // a write of the backend is on the new master
+  run_coroutine(
+      [&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        RedisCacheBackend<std::string> backend(
+            executor, sentinel_url(group, "command_timeout=1s&connect_timeout=1s"));
+        co_await backend.initialize();
+        std::size_t done = 0;
+        for (std::size_t i = 0; i < workers; ++i) {
+          asio::co_spawn(executor, set_then_get(backend, state, i), [&](std::exception_ptr e) {
+            ++done;
+            if (e) std::rethrow_exception(e);
+          });
+        }
+        const auto deadline = clock_type::now() + recovery_limit;
+        while (state.successes < workers * 10 && clock_type::now() < deadline)
+          co_await sleep_for(10ms);
+        REQUIRE(state.successes >= workers * 10);
+        // The subscription is up well before the failover: initialize() started it.
+        const auto reply = redis_sentinel_group::command(
+            group.sentinel_port(0), {"SENTINEL", "FAILOVER", group.settings().master_name});
+        REQUIRE(reply.type == detail::redis_reply::kind::status);
+        const auto started = clock_type::now();
+        // Polls the sentinels for the announcement, and the new master for a probe written
+        // through the backend.
+        for (std::size_t n = 0; !landed_ms && clock_type::now() < deadline; ++n) {
+          if (!state.announced) {
+            for (std::size_t i = 0; i < redis_sentinel_group::sentinel_count; ++i) {
+              if (group.master_port_seen_by(i) == new_master) {
+                state.announced = true;
+                announced_ms = ms_between(started, clock_type::now());
+                break;
+              }
+            }
+          }
+          // Promoted before the write: the new master no longer replicates the old one, so a
+          // probe found there was written there.
+          const bool promoted = group.role_of(new_master) == "master";
+          const auto probe = std::to_string(n);
+          bool written = false;
+          try {
+            written = co_await backend.set("probe", probe);
+          } catch (const cache_error&) {
+          }
+          if (promoted && written &&
+              redis_sentinel_group::command(new_master, {"GET", "t:probe"}).str == probe) {
+            landed_ms = ms_between(started, clock_type::now());
+          }
+          co_await sleep_for(5ms);
+        }
+        // The load runs on for a while on the new master.
+        const auto after = state.successes;
+        while (state.successes < after + workers * 10 && clock_type::now() < deadline)
+          co_await sleep_for(10ms);
+        state.stop = true;
+        while (done < workers) co_await sleep_for(10ms);
+        co_await backend.shutdown();
+      },
+      recovery_limit + 30s);
+  REQUIRE(announced_ms);
+  REQUIRE(landed_ms);
+  WARN("SENTINEL FAILOVER: a sentinel names the new master after "
+       << *announced_ms << "ms, writes land on it after " << *landed_ms << "ms; operations "
+       << state.successes << " ok, " << state.connection_errors << " connection_error/timeout, "
+       << state.readonly_errors << " READONLY (" << state.readonly_after_announcement
+       << " after the announcement), " << state.stale_values << " stale reads");
+  CHECK(state.wrong_values == 0);
+  CHECK(state.other_errors == 0);
+  CHECK(state.readonly_after_announcement == 0);
+  // The old master ends up a replica of the new one (the sentinels reconfigure it).
+  const auto until = clock_type::now() + 20s;
+  while (group.role_of(old_master) != "slave" && clock_type::now() < until)
+    std::this_thread::sleep_for(50ms);
+  CHECK(group.role_of(old_master) == "slave");
+}
+
+TEST_CASE("a master the sentinels moved away from is left even when it stays a master",
+          "[sentinel][topology]") {
+  // The old master cannot be demoted (no REPLICAOF, so the sentinels' reconfiguration and its
+  // CLIENT KILL fail): it keeps answering as master and keeps every connection. Only the
+  // +switch-master announcement can move the backend.
+  redis_sentinel_group::options options;
+  options.master_config = {"rename-command REPLICAOF \"\"", "rename-command SLAVEOF \"\""};
+  redis_sentinel_group group(options);
+  const auto old_master = group.data_node(0).port();
+  const auto new_master = group.data_node(1).port();
+  std::optional<long long> landed_ms;
+  std::size_t lost_to_announcement = 0;
+  run_coroutine(
+      [&](asio::any_io_executor executor) -> asio::awaitable<void> {
+        RedisCacheBackend<std::string> backend(
+            executor, sentinel_url(group, "command_timeout=1s&connect_timeout=1s"));
+        co_await backend.initialize();
+        CHECK(co_await backend.set("before", std::string("old")));
+        REQUIRE(redis_sentinel_group::command(old_master, {"GET", "t:before"}).str == "old");
+        const auto reply = redis_sentinel_group::command(
+            group.sentinel_port(0), {"SENTINEL", "FAILOVER", group.settings().master_name});
+        REQUIRE(reply.type == detail::redis_reply::kind::status);
+        const auto started = clock_type::now();
+        const auto deadline = started + recovery_limit;
+        for (std::size_t n = 0; !landed_ms && clock_type::now() < deadline; ++n) {
+          // Promoted before the write: the new master no longer replicates the old one, so a
+          // probe found there was written there.
+          const bool promoted = group.role_of(new_master) == "master";
+          const auto probe = std::to_string(n);
+          bool written = false;
+          try {
+            written = co_await backend.set("probe", probe);
+          } catch (const cache_error& e) {
+            if (std::string(e.what()).find("the sentinels moved master") != std::string::npos)
+              ++lost_to_announcement;
+          }
+          if (promoted && written &&
+              redis_sentinel_group::command(new_master, {"GET", "t:probe"}).str == probe)
+            landed_ms = ms_between(started, clock_type::now());
+          co_await sleep_for(5ms);
+        }
+        CHECK(co_await backend.set("after", std::string("new")));
+        co_await backend.shutdown();
+      },
+      recovery_limit + 30s);
+  REQUIRE(landed_ms);
+  WARN("SENTINEL FAILOVER, old master not demoted: writes land on the new master after "
+       << *landed_ms << "ms; " << lost_to_announcement
+       << " probes failed as the announcement dropped the connection");
+  CHECK(group.role_of(old_master) == "master");  // never demoted: the announcement moved us
+  CHECK(redis_sentinel_group::command(new_master, {"GET", "t:after"}).str == "new");
+  CHECK(redis_sentinel_group::command(old_master, {"GET", "t:after"}).type ==
+        detail::redis_reply::kind::nil);
 }

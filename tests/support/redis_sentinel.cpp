@@ -42,7 +42,10 @@ redis_sentinel_group::redis_sentinel_group(options opts) : options_(std::move(op
     data_config.push_back("requirepass " + options_.data_password);
     data_config.push_back("masterauth " + options_.data_password);
   }
-  data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = data_config}));
+  auto master_config = data_config;
+  master_config.insert(master_config.end(), options_.master_config.begin(),
+                       options_.master_config.end());
+  data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = master_config}));
   auto replica_config = data_config;
   replica_config.push_back("replicaof 127.0.0.1 " + std::to_string(data_[0]->port()));
   data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = replica_config}));

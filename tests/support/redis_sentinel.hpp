@@ -28,6 +28,7 @@ class redis_sentinel_group {
     std::chrono::milliseconds failover_timeout{2000};  // sentinel failover-timeout
     std::string data_password;      // requirepass of master and replica (and their masterauth)
     std::string sentinel_password;  // requirepass of the sentinels
+    std::vector<std::string> master_config;  // extra configuration lines of data node 0 only
     std::chrono::seconds ready_timeout{30};
   };
 
