@@ -696,7 +696,35 @@ unset multiplot
                 "64 through the counting decorator against bare, and the stampede lock with 1,000",
                 "callers over 4 connections on one cold key. Targets: get_or_set hit <= 1.1x get,",
                 "instrumented get <= 1.05x get, one loader run per cold key.", "",
-                "```", path.read_text().rstrip(), "```", ""]
+                "```", path.read_text().rstrip(), "```", ""] + self.hit_path_instructions()
+
+    def hit_path_instructions(self):
+        """Instructions per operation of the hit-path variants, from callgrind's inclusive count
+        of the one function get_or_set_bench runs each variant in (a --smoke run)."""
+        profile = self.results / "profile-get_or_set_inclusive.txt"
+        stdout = self.results / "profile-get_or_set_smoke.stdout"
+        if not profile.exists() or not stdout.exists():
+            return []
+        sizes = re.search(r"(\d+) rounds x (\d+) operations", stdout.read_text())
+        if not sizes:
+            return []
+        operations = int(sizes.group(1)) * int(sizes.group(2))
+        counts = {}
+        for line in profile.read_text().splitlines():
+            match = re.match(r"\s*([\d,]+)\s.*::(plain_get_ns|get_or_set_ns|instrumented_get_ns)\(",
+                             line)
+            if match:
+                counts[match.group(2)] = int(match.group(1).replace(",", "")) / operations
+        if len(counts) != 3:
+            return []
+        base = counts["plain_get_ns"]
+        rows = [["get", f"{base:,.0f}", "1.00x"],
+                ["get_or_set", f"{counts['get_or_set_ns']:,.0f}", f"{counts['get_or_set_ns'] / base:.3f}x"],
+                ["instrumented get", f"{counts['instrumented_get_ns']:,.0f}",
+                 f"{counts['instrumented_get_ns'] / base:.3f}x"]]
+        return ([f"The same hit path in instructions per operation (callgrind, {operations:,} operations",
+                 "per variant in one `--smoke` run; the same on any x86-64 host with this build):", ""]
+                + [table(["memory backend, hit", "instructions / op", "ratio to get"], rows), ""])
 
     def document(self, plot_name):
         m = self.machine

@@ -109,3 +109,65 @@ TEST_CASE("a backend that is not a memory backend reports no evictions", "[stats
   CHECK_FALSE(stats.evictions);
   CHECK_FALSE(stats.expirations);
 }
+
+namespace {
+
+// The same reads through an instrumented memory backend, with or without an observer: with
+// one, instrumented counts them itself; without, it takes the memory backend's own counts.
+corocache::cache_stats stats_after_reads(std::shared_ptr<corocache::operation_observer> observer) {
+  auto memory = std::make_unique<corocache::MemoryCacheBackend<std::string>>(100);
+  auto* below = memory.get();
+  corocache::test::run_coroutine([&]() -> asio::awaitable<void> {
+    // Reads made before wrapping are not the decorator's to count.
+    co_await below->initialize();
+    co_await below->set("before", "x");
+    CHECK(co_await below->get("before"));
+    CHECK_FALSE(co_await below->get("nothing"));
+  });
+  instrumented<std::string> cache(std::move(memory), "memory", std::move(observer));
+  corocache::test::run_coroutine([&]() -> asio::awaitable<void> {
+    co_await cache.initialize();
+    CHECK(co_await cache.set("a", "1"));
+    CHECK(co_await cache.get("a"));
+    CHECK_FALSE(co_await cache.get("b"));
+    std::vector<std::string> keys{"a", "b", "a", "c"};
+    CHECK((co_await cache.get_many(keys)).size() == 4);  // 2 hits, 2 misses
+    auto load = []() -> asio::awaitable<std::string> { co_return "loaded"; };
+    CHECK(co_await cache.get_or_set("a", load) == "1");       // a hit
+    CHECK(co_await cache.get_or_set("f", load) == "loaded");  // a miss, then one more look
+    CHECK(co_await cache.get_or_set("f", load) == "loaded");  // a hit
+    CHECK(below->get_now("a"));  // the backend's own read, after wrapping: counted
+    co_await cache.shutdown();
+  });
+  return cache.stats();
+}
+
+}  // namespace
+
+TEST_CASE("instrumented counts the same reads with or without an observer", "[stats]") {
+  const auto observed = stats_after_reads(std::make_shared<recording_observer>());
+  const auto passed_through = stats_after_reads(nullptr);
+  // The observed decorator cannot see the get_now made on the backend below it.
+  CHECK(observed.hits == 5);
+  CHECK(observed.misses == 5);
+  CHECK(passed_through.hits == observed.hits + 1);
+  CHECK(passed_through.misses == observed.misses);
+  CHECK(passed_through.sets == observed.sets);
+  CHECK(passed_through.errors_total() == 0);
+}
+
+TEST_CASE("get_or_set through instrumented fails as get does once the backend is shut down",
+          "[stats][get_or_set]") {
+  // The hit path reads without a coroutine of get()'s; a shut-down backend still refuses it.
+  instrumented<std::string> cache(std::make_unique<corocache::MemoryCacheBackend<std::string>>(),
+                                  "memory");
+  corocache::test::run_coroutine([&]() -> asio::awaitable<void> {
+    co_await cache.initialize();
+    co_await cache.set("k", "v");
+    auto load = []() -> asio::awaitable<std::string> { co_return "loaded"; };
+    auto late = cache.get_or_set("k", load);  // created while running, awaited after shutdown
+    co_await cache.shutdown();
+    CHECK(co_await corocache::test::error_of(std::move(late)) == errc::shut_down);
+  });
+  CHECK(cache.stats().hits == 0);
+}

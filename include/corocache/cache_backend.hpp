@@ -40,6 +40,7 @@
 #include "corocache/detail/lifecycle.hpp"
 #include "corocache/error.hpp"
 #include "corocache/get_or_set.hpp"
+#include "corocache/stats.hpp"
 
 namespace corocache {
 
@@ -109,6 +110,9 @@ class CacheBackend {
 
   /// The value stored under `key`, or an empty optional when it is missing or expired.
   [[nodiscard]] asio::awaitable<std::optional<T>> get(std::string key) {
+    // The hot path, written out: one move of the key fewer than through when_running().
+    if (life_->is_running()) [[likely]]
+      return reader().do_get(std::move(key));
     return when_running<std::optional<T>>(
         "get", [this, key = std::move(key)]() mutable { return do_get(std::move(key)); });
   }
@@ -116,6 +120,8 @@ class CacheBackend {
   /// Stores `value` under `key`, replacing any value and expiry. Returns true when stored.
   [[nodiscard]] asio::awaitable<bool> set(std::string key, T value,
                                           optional_ttl ttl = std::nullopt) {
+    if (life_->is_running() && (!ttl || ttl->count() > 0)) [[likely]]
+      return do_set(std::move(key), std::move(value), ttl);
     return when_running<bool>(
         "set",
         [this, key = std::move(key), value = std::move(value), ttl]() mutable {
@@ -151,6 +157,8 @@ class CacheBackend {
 
   /// One result per key, in the order of `keys`; duplicates are allowed and each gets a result.
   [[nodiscard]] asio::awaitable<std::vector<std::optional<T>>> get_many(key_list keys) {
+    if (life_->is_running()) [[likely]]
+      return reader().do_get_many(std::move(keys));
     return when_running<std::vector<std::optional<T>>>(
         "get_many",
         [this, keys = std::move(keys)]() mutable { return do_get_many(std::move(keys)); });
@@ -191,7 +199,11 @@ class CacheBackend {
   requires cache_loader<Loader, T>
   [[nodiscard]] asio::awaitable<T> get_or_set(std::string key, Loader loader,
                                               optional_ttl ttl = std::nullopt) {
-    return get_or_set(std::move(key), std::move(loader), get_or_set_options{.ttl = ttl});
+    auto refused = life_->is_running() && (!ttl || ttl->count() > 0)
+                       ? nullptr
+                       : unusable_for_get_or_set(get_or_set_options{.ttl = ttl});
+    return detail::get_or_set_with_ttl<T, get_or_set_options>(
+        std::move(refused), *this, loads_, get_now(), std::move(key), std::move(loader), ttl);
   }
 
   /// get_or_set with stale-while-revalidate and the other options of get_or_set.hpp.
@@ -199,8 +211,8 @@ class CacheBackend {
   requires cache_loader<Loader, T>
   [[nodiscard]] asio::awaitable<T> get_or_set(std::string key, Loader loader,
                                               get_or_set_options options) {
-    return detail::get_or_set<T>(unusable_for_get_or_set(options), *this, loads_, std::move(key),
-                                 std::move(loader), std::move(options));
+    return detail::get_or_set<T>(unusable_for_get_or_set(options), *this, loads_, get_now(),
+                                 std::move(key), std::move(loader), std::move(options));
   }
 
   /// Stores `token` under `key` for `ttl` unless `key` exists (Redis: SET NX PX); true when this
@@ -288,6 +300,36 @@ class CacheBackend {
     return no_lock<bool>("release_lock", key);
   }
 
+  /// What this backend counts of its own reads since it was constructed (see read_counts), when
+  /// it keeps such a count; std::nullopt (the default) when it does not. instrumented<T> passes
+  /// the reads of a backend that counts them straight through, without a coroutine frame of its
+  /// own (the memory and Redis backends count them where they look up or decode the value). A
+  /// backend may start counting at the first call, as the Redis backend does so that reads
+  /// nobody counts cost nothing: instrumented<T> makes that call when it wraps the backend.
+  [[nodiscard]] virtual std::optional<read_counts> own_read_counts() const { return std::nullopt; }
+
+  /// get_or_set's first look at the key: when the backend can read `key` without suspending, it
+  /// does (counted as a get), puts the result in `value` and returns true; false (the default,
+  /// and when the backend is not running) makes get_or_set await get() instead.
+  virtual bool do_get_now(const std::string& /*key*/, std::optional<T>& /*value*/) { return false; }
+
+  /// own_read_counts() and do_get_now() of another backend, for decorators (protected members
+  /// are reachable only through the base class).
+  [[nodiscard]] static std::optional<read_counts> read_counts_of(const CacheBackend& backend) {
+    return backend.own_read_counts();
+  }
+  static bool get_now_of(CacheBackend& backend, const std::string& key, std::optional<T>& value) {
+    return backend.do_get_now(key, value);
+  }
+
+  /// For a decorator that owns `inner`, runs it exactly while it runs itself and does nothing
+  /// with its reads (instrumented<T> without an observer): get() and get_many() then call
+  /// inner's hooks directly while inner runs, sparing a call through this backend's own.
+  void pass_reads_to(CacheBackend& inner) noexcept { reads_to_ = &inner; }
+
+  /// True while the backend is running (initialized, not shut down).
+  [[nodiscard]] bool running() const noexcept { return life_->is_running(); }
+
   /// The error an operation named `operation` would fail with now (errc::not_initialized or
   /// errc::shut_down), or null while the backend is running: for a backend's synchronous calls.
   [[nodiscard]] std::exception_ptr lifecycle_error(const char* operation) const {
@@ -346,7 +388,19 @@ class CacheBackend {
     return nullptr;
   }
 
+  // get_or_set's first look at the key (do_get_now()).
+  auto get_now() {
+    return
+        [this](const std::string& key, std::optional<T>& value) { return do_get_now(key, value); };
+  }
+
+  // The backend whose hooks serve get() and get_many(): see pass_reads_to().
+  CacheBackend& reader() noexcept {
+    return reads_to_ != nullptr && reads_to_->life_->is_running() ? *reads_to_ : *this;
+  }
+
   std::shared_ptr<detail::lifecycle> life_ = std::make_shared<detail::lifecycle>();
+  CacheBackend* reads_to_ = nullptr;
   detail::flight_table<T> loads_;
 };
 

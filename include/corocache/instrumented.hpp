@@ -2,9 +2,14 @@
 // misses, sets and failures by errc (stats()), and, when given an operation_observer (the
 // Prometheus adapter is one), the outcome and duration of every operation.
 //
-// Counting is opt-in: the backends themselves count nothing on their hot paths beyond what they
-// need (the memory backend's hit/miss/eviction counters). Wrapping costs one coroutine frame
-// and a few relaxed atomic increments per operation (docs/benchmarks.md has the measurement).
+// Counting is opt-in, and costs little where it matters:
+// - Reads (get, get_many) of a backend that counts them itself (CacheBackend::own_read_counts():
+//   the memory backend counts them where it looks keys up, the Redis backend where it decodes
+//   replies) pass straight through, without an observer: instrumented adds no coroutine frame
+//   to them and takes the backend's counts (from the moment it was wrapped).
+// - Every other operation, and every operation when an observer listens (it needs each one's
+//   duration), runs in one coroutine frame of instrumented's with a few relaxed atomic
+//   increments. docs/benchmarks.md has the measurements.
 #pragma once
 
 #include <array>
@@ -83,6 +88,9 @@ class instrumented final : public CacheBackend<T> {
                std::shared_ptr<operation_observer> observer = nullptr)
       : inner_(std::move(inner)), name_(std::move(backend)), observer_(std::move(observer)) {
     if (!inner_) detail::throw_error(errc::invalid_argument, "instrumented: no backend to wrap");
+    // What the backend counted before it was wrapped is not this decorator's.
+    if (!observer_) reads_before_ = CacheBackend<T>::read_counts_of(*inner_);
+    if (reads_before_) this->pass_reads_to(*inner_);
   }
 
   /// The wrapped backend.
@@ -97,6 +105,13 @@ class instrumented final : public CacheBackend<T> {
     out.sets = sets_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < errc_slots; ++i)
       out.errors[i] = errors_[i].load(std::memory_order_relaxed);
+    if (reads_before_) {
+      const auto reads = CacheBackend<T>::read_counts_of(*inner_).value_or(read_counts{});
+      out.hits += reads.hits - reads_before_->hits;
+      out.misses += reads.misses - reads_before_->misses;
+      for (std::size_t i = 0; i < errc_slots; ++i)
+        out.errors[i] += reads.errors[i] - reads_before_->errors[i];
+    }
     if (const auto* open = dynamic_cast<const fail_open<T>*>(inner_.get())) {
       const auto absorbed = open->failures();
       for (std::size_t i = 0; i < errc_slots && i < absorbed.size(); ++i)
@@ -118,16 +133,17 @@ class instrumented final : public CacheBackend<T> {
   asio::awaitable<void> do_shutdown() override { co_await inner_->shutdown(); }
 
   asio::awaitable<std::optional<T>> do_get(std::string key) override {
-    const auto start = started();
-    try {
-      auto value = co_await inner_->get(std::move(key));
-      (value ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
-      finished(operation::get, value ? outcome::hit : outcome::miss, start);
-      co_return value;
-    } catch (const cache_error& e) {
-      failed(operation::get, e.error(), start);
-      throw;
-    }
+    if (reads_before_) return inner_->get(std::move(key));  // the backend counts it
+    return counted_get(std::move(key));
+  }
+
+  bool do_get_now(const std::string& key, std::optional<T>& value) override {
+    return reads_before_ && this->running() && CacheBackend<T>::get_now_of(*inner_, key, value);
+  }
+
+  asio::awaitable<std::vector<std::optional<T>>> do_get_many(key_list keys) override {
+    if (reads_before_) return inner_->get_many(std::move(keys));  // the backend counts them
+    return counted_get_many(std::move(keys));
   }
 
   asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) override {
@@ -150,13 +166,6 @@ class instrumented final : public CacheBackend<T> {
   asio::awaitable<bool> do_clear() override {
     auto op = inner_->clear();
     co_return co_await timed(std::move(op), operation::clear);
-  }
-  asio::awaitable<std::vector<std::optional<T>>> do_get_many(key_list keys) override {
-    auto op = inner_->get_many(std::move(keys));
-    auto values = co_await timed(std::move(op), operation::get_many);
-    for (const auto& value : values)
-      (value ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
-    co_return values;
   }
   asio::awaitable<bool> do_set_many(item_list items, optional_ttl ttl) override {
     sets_.fetch_add(items.size(), std::memory_order_relaxed);
@@ -210,6 +219,28 @@ class instrumented final : public CacheBackend<T> {
     }
   }
 
+  // Reads of a backend that does not count them, or timed for the observer.
+  asio::awaitable<std::optional<T>> counted_get(std::string key) {
+    const auto start = started();
+    try {
+      auto value = co_await inner_->get(std::move(key));
+      (value ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+      finished(operation::get, value ? outcome::hit : outcome::miss, start);
+      co_return value;
+    } catch (const cache_error& e) {
+      failed(operation::get, e.error(), start);
+      throw;
+    }
+  }
+
+  asio::awaitable<std::vector<std::optional<T>>> counted_get_many(key_list keys) {
+    auto op = inner_->get_many(std::move(keys));
+    auto values = co_await timed(std::move(op), operation::get_many);
+    for (const auto& value : values)
+      (value ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+    co_return values;
+  }
+
   // The backend under this one, looking through a fail_open.
   const CacheBackend<T>* backend_below() const {
     if (auto* open = dynamic_cast<fail_open<T>*>(inner_.get())) return &open->inner();
@@ -219,6 +250,8 @@ class instrumented final : public CacheBackend<T> {
   std::unique_ptr<CacheBackend<T>> inner_;
   std::string name_;
   std::shared_ptr<operation_observer> observer_;
+  // Set when reads pass straight through: the backend's own counts when it was wrapped.
+  std::optional<read_counts> reads_before_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};
   std::atomic<std::uint64_t> sets_{0};

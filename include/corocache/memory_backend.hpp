@@ -167,6 +167,25 @@ class MemoryCacheBackend final : public CacheBackend<T> {
     co_return read(detail::hash_key(key), t);
   }
 
+  // Reads are counted where they look the key up (read()); errors they cannot have.
+  std::optional<read_counts> own_read_counts() const override {
+    read_counts counts;
+    for (const auto& s : shards_) {
+      counts.hits += s->lock.hits();
+      counts.misses += s->lock.misses();
+    }
+    return counts;
+  }
+
+  bool do_get_now(const std::string& key, std::optional<T>& value) override {
+    if (!this->running()) return false;  // get() then says why it cannot run
+    const auto t = now();
+    sweep_if_due(t);
+    value.reset();
+    read(detail::hash_key(key), t, value);
+    return true;
+  }
+
   asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) override {
     const auto t = now();
     sweep_if_due(t);
@@ -286,15 +305,22 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
   // A get: S3-FIFO reads share the shard; LRU reorders its list, so it locks the shard.
   std::optional<T> read(const detail::hashed_key& key, detail::steady_time t) {
+    std::optional<T> out;
+    read(key, t, out);
+    return out;
+  }
+
+  // The same into `out`, which must be empty: the value is copied there, and moved nowhere.
+  void read(const detail::hashed_key& key, detail::steady_time t, std::optional<T>& out) {
     shard& s = shard_of(key);
     if (policy_ == eviction_policy::lru) {
       std::lock_guard lock(s.lock);
       const T* value = s.store.get(key, t);
       s.lock.count(value != nullptr);
-      return value != nullptr ? std::optional<T>(*value) : std::nullopt;
+      if (value != nullptr) out.emplace(*value);
+      return;
     }
     bool expired = false;
-    std::optional<T> out;
     {
       detail::shared_read reading(s.lock);
       if (const T* value = s.store.find_shared(key, t, expired)) {
@@ -305,7 +331,6 @@ class MemoryCacheBackend final : public CacheBackend<T> {
       }
     }
     if (expired) remove_expired(s, key, t);
-    return out;
   }
 
   // exists(): a read under either policy, since it marks nothing as used.

@@ -32,6 +32,7 @@
 // clang-format on
 #endif
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,7 @@
 #include "corocache/detail/counter.hpp"
 #include "corocache/detail/decimal.hpp"
 #include "corocache/detail/deferred_error.hpp"
+#include "corocache/detail/read_tally.hpp"
 #include "corocache/detail/redis_commands.hpp"
 #include "corocache/detail/redis_link.hpp"
 #include "corocache/detail/redis_scripts.hpp"
@@ -193,13 +195,22 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
   // before the caller resumes (see redis_connection::execute).
   asio::awaitable<std::optional<T>> do_get(std::string key) override {
     auto command = keyed_command("GET", key);
-    return connection_->execute(
-        std::move(command),
-        [key = std::move(key)](detail::redis_reply&& reply) -> std::optional<T> {
-          if (reply.type == kind::nil) return std::nullopt;
-          detail::expect_reply(reply, kind::string, "get", key);
-          return decode(std::move(reply.str), "get", key);
-        });
+    auto decode_get = [key = std::move(key)](detail::redis_reply&& reply) -> std::optional<T> {
+      if (reply.type == kind::nil) return std::nullopt;
+      detail::expect_reply(reply, kind::string, "get", key);
+      return decode(std::move(reply.str), "get", key);
+    };
+    if (counting_reads_.load(std::memory_order_relaxed))
+      return connection_->execute(std::move(command),
+                                  detail::tallied_read(std::move(decode_get), reads_));
+    return connection_->execute(std::move(command), std::move(decode_get));
+  }
+
+  // Reads are counted from the first call on (instrumented<T> makes it when it wraps this
+  // backend), so that a backend nobody counts pays nothing for it.
+  std::optional<read_counts> own_read_counts() const override {
+    counting_reads_.store(true, std::memory_order_relaxed);
+    return reads_->counts();
   }
 
   asio::awaitable<bool> do_set(std::string key, T value, optional_ttl ttl) override {
@@ -238,8 +249,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
     if (connection_->is_cluster()) return cluster_get_many(std::move(keys));
     detail::redis_command command{"MGET"};
     for (const auto& key : keys) command.push_back(prefix_, key);
-    return connection_->execute(std::move(command), [keys = std::move(keys)](
-                                                        detail::redis_reply&& reply) {
+    auto decode_values = [keys = std::move(keys)](detail::redis_reply&& reply) {
       detail::expect_reply(reply, kind::array, "get_many", keys.front());
       if (reply.elements.size() != keys.size())
         detail::throw_error(errc::protocol_error, "get_many: MGET answered for another key count");
@@ -255,7 +265,11 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
         }
       }
       return values;
-    });
+    };
+    if (counting_reads_.load(std::memory_order_relaxed))
+      return connection_->execute(std::move(command),
+                                  detail::tallied_read(std::move(decode_values), reads_));
+    return connection_->execute(std::move(command), std::move(decode_values));
   }
 
   asio::awaitable<bool> do_set_many(item_list items, optional_ttl ttl) override {
@@ -382,7 +396,10 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
       split.commands.push_back(std::move(command));
     }
     auto run = connection_->execute_spread(std::move(split.commands));
-    return merged_values(std::move(run), std::move(split.groups), std::move(keys));
+    auto values = merged_values(std::move(run), std::move(split.groups), std::move(keys));
+    if (counting_reads_.load(std::memory_order_relaxed))
+      return detail::tallied(std::move(values), reads_);
+    return values;
   }
 
   static asio::awaitable<std::vector<std::optional<T>>> merged_values(
@@ -593,6 +610,10 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
   std::string prefix_;
   bool start_offline_;
   std::shared_ptr<detail::redis_link> connection_;
+  // Counted as replies are decoded, once asked for; shared with the reads in flight, which may
+  // outlive this.
+  std::shared_ptr<detail::read_tally> reads_ = std::make_shared<detail::read_tally>();
+  mutable std::atomic<bool> counting_reads_{false};
   std::string script_sha_;
 };
 

@@ -2,7 +2,8 @@
 //
 // Which parts are filled depends on what counted them:
 // - hits, misses, sets, errors: the instrumented decorator (instrumented.hpp), which counts every
-//   operation of the backend it wraps; plus the failures a fail_open inside it absorbed.
+//   operation of the backend it wraps (reads where the backend counts them itself, see
+//   read_counts); plus the failures a fail_open inside it absorbed.
 // - evictions, expirations: a memory backend (empty for the others).
 // - connection: a networked backend's connection counters (connection_stats.hpp), read from the
 //   backend by the instrumented decorator (the Redis backend has them); empty for the others.
@@ -29,6 +30,14 @@ using errc_counts = std::array<std::uint64_t, errc_slots>;
   const auto i = static_cast<std::size_t>(code);
   return i < errc_slots ? i : 0;
 }
+
+/// What a backend counts of its own reads: every get() and every key of get_many(), whatever
+/// their outcome (CacheBackend<T>::own_read_counts()).
+struct read_counts {
+  std::uint64_t hits = 0;    ///< reads that found a value
+  std::uint64_t misses = 0;  ///< reads that found none
+  errc_counts errors{};      ///< reads that failed, by errc (a get_many counts once)
+};
 
 /// What get_or_set did on one backend object.
 struct load_counters {

@@ -282,7 +282,26 @@ void get_or_set_suite(const char* backend_name, Make make, bool stores_values = 
       }
       CHECK(stale_without_ttl == errc::invalid_argument);
       CHECK(*loader.runs == 0);
+
+      // A stored key is no hit once the backend is shut down, for a call created before the
+      // shutdown and awaited after it as for one made after it.
+      co_await cache->set("stored", "v");
+      auto late = cache->get_or_set("stored", loader);
       co_await cache->shutdown();
+      std::optional<errc> awaited_late, after_shutdown;
+      try {
+        co_await std::move(late);
+      } catch (const cache_error& e) {
+        awaited_late = e.error();
+      }
+      try {
+        co_await cache->get_or_set("stored", loader);
+      } catch (const cache_error& e) {
+        after_shutdown = e.error();
+      }
+      CHECK(awaited_late == errc::shut_down);
+      CHECK(after_shutdown == errc::shut_down);
+      CHECK(*loader.runs == 0);
     });
   }
 }

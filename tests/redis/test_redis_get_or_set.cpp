@@ -2,6 +2,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "conformance/get_or_set_suite.hpp"
 #include "corocache/fail_open.hpp"
@@ -12,6 +13,8 @@
 #include "support/redis_server.hpp"
 
 namespace {
+
+using corocache::errc;
 
 corocache::test::redis_server& shared_server() {
   static corocache::test::redis_server server;
@@ -200,6 +203,44 @@ TEST_CASE("instrumented over Redis reports the connection's counters in cache_st
               after.connection->errors_with(corocache::errc::connection_error) >=
           1);
     co_await cache.shutdown();
+  });
+}
+
+TEST_CASE("instrumented over Redis counts failed reads by errc, get_many too", "[stats][redis]") {
+  // Reads pass through instrumented to the backend, which counts them as it decodes replies:
+  // a read of another Redis type and a value the codec cannot read each count once.
+  corocache::test::redis_server server;
+  const auto url = "redis://127.0.0.1:" + std::to_string(server.port()) + "/0";
+  corocache::test::run_threaded([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    corocache::RedisCacheBackend<std::string> text(ex, url, "reads:");
+    co_await text.initialize();
+    co_await text.set("word", "abc");
+    co_await text.set("number", "42");
+    co_await text.add_to_set("members", "m");
+
+    corocache::instrumented<int> numbers(
+        std::make_unique<corocache::RedisCacheBackend<int>>(ex, url, "reads:"), "redis");
+    co_await numbers.initialize();
+    CHECK(co_await numbers.get("number") == 42);
+    CHECK_FALSE(co_await numbers.get("missing"));
+    CHECK(co_await corocache::test::error_of(numbers.get("word")) == errc::codec_error);
+    CHECK(co_await corocache::test::error_of(numbers.get("members")) == errc::wrong_type);
+    std::vector<std::string> keys{"number", "missing", "number"};
+    CHECK((co_await numbers.get_many(keys)).size() == 3);
+    std::vector<std::string> unreadable{"number", "word"};
+    CHECK(co_await corocache::test::error_of(numbers.get_many(unreadable)) == errc::codec_error);
+    // Reads on the backend below, after wrapping, are the decorator's too.
+    auto& below = dynamic_cast<corocache::RedisCacheBackend<int>&>(numbers.inner());
+    CHECK(co_await below.get("number") == 42);
+
+    const auto stats = numbers.stats();
+    CHECK(stats.hits == 4);
+    CHECK(stats.misses == 2);
+    CHECK(stats.errors[corocache::errc_slot(errc::codec_error)] == 2);
+    CHECK(stats.errors[corocache::errc_slot(errc::wrong_type)] == 1);
+    CHECK(stats.errors_total() == 3);
+    co_await numbers.shutdown();
+    co_await text.shutdown();
   });
 }
 

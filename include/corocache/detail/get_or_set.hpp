@@ -109,25 +109,10 @@ void start_flight(const asio::any_io_executor& executor, Backend& backend, fligh
   asio::co_spawn(executor, std::move(load), asio::detached);
 }
 
+// After a miss (or a stale hit being served): joins or starts the key's load and waits for it.
 template <class T, class Backend, class Loader, class Options>
-asio::awaitable<T> get_or_set(std::exception_ptr refused, Backend& backend, flight_table<T>& table,
-                              std::string key, Loader loader, Options options) {
-  if (refused) std::rethrow_exception(refused);  // argument errors surface when awaited
-  auto hit = co_await backend.get(key);
-  if (hit && options.stale_for.count() > 0) {
-    auto marker = freshness_marker(key);
-    if (!co_await backend.exists(std::move(marker))) {
-      // Stale: serve it now and refresh once in the background.
-      auto joined = table.join(key);
-      if (joined.leader) {
-        auto executor = co_await asio::this_coro::executor;
-        start_flight<T>(executor, backend, table, joined.flight, key, std::move(loader), options,
-                        true);
-      }
-    }
-  }
-  if (hit) co_return std::move(*hit);
-
+asio::awaitable<T> load_missed(Backend& backend, flight_table<T>& table, std::string key,
+                               Loader loader, Options options) {
   auto joined = table.join(key);
   if (!joined.flight) {
     table.count(&load_counters::unshared_loads);
@@ -149,6 +134,48 @@ asio::awaitable<T> get_or_set(std::exception_ptr refused, Backend& backend, flig
     if (e.code() != asio::error::operation_aborted) throw;
   }
   throw_error(errc::cancelled, "get_or_set " + printable_key(key) + ": cancelled while waiting");
+}
+
+// `get_now(key, value)` reads without suspending when the backend can (false otherwise): a hit
+// then costs this one coroutine frame, not a second one for get().
+template <class T, class Backend, class GetNow, class Loader, class Options>
+asio::awaitable<T> get_or_set(std::exception_ptr refused, Backend& backend, flight_table<T>& table,
+                              GetNow get_now, std::string key, Loader loader, Options options) {
+  if (refused) std::rethrow_exception(refused);  // argument errors surface when awaited
+  std::optional<T> hit;
+  if (!get_now(key, hit)) hit = co_await backend.get(key);
+  if (hit && options.stale_for.count() > 0) {
+    auto marker = freshness_marker(key);
+    if (!co_await backend.exists(std::move(marker))) {
+      // Stale: serve it now and refresh once in the background.
+      auto joined = table.join(key);
+      if (joined.leader) {
+        auto executor = co_await asio::this_coro::executor;
+        start_flight<T>(executor, backend, table, joined.flight, key, std::move(loader), options,
+                        true);
+      }
+    }
+  }
+  if (hit) co_return std::move(*hit);
+  co_return co_await load_missed<T>(backend, table, std::move(key), std::move(loader),
+                                    std::move(options));
+}
+
+// The short form (a TTL, no other option): a smaller frame for the hit, the options built only
+// after a miss.
+template <class T, class Options, class Backend, class GetNow, class Loader>
+asio::awaitable<T> get_or_set_with_ttl(std::exception_ptr refused, Backend& backend,
+                                       flight_table<T>& table, GetNow get_now, std::string key,
+                                       Loader loader,
+                                       std::optional<std::chrono::milliseconds> ttl) {
+  if (refused) std::rethrow_exception(refused);  // argument errors surface when awaited
+  std::optional<T> hit;
+  if (!get_now(key, hit)) hit = co_await backend.get(key);
+  if (hit) co_return std::move(*hit);
+  Options options;
+  options.ttl = ttl;
+  co_return co_await load_missed<T>(backend, table, std::move(key), std::move(loader),
+                                    std::move(options));
 }
 
 }  // namespace corocache::detail

@@ -10,6 +10,7 @@
 // cluster), never the link: the backend may be destroyed while one is pending.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -87,8 +88,15 @@ class redis_link {
                      Decode decode)
       -> asio::awaitable<std::invoke_result_t<Decode&, redis_reply&&>> {
     auto key = std::string(cluster_routing_key(command));
-    auto reply = co_await cluster->execute(std::move(key), std::move(command));
-    co_return decode(std::move(reply));
+    try {
+      auto reply = co_await cluster->execute(std::move(key), std::move(command));
+      co_return decode(std::move(reply));
+    } catch (...) {
+      // A decoder that counts its outcomes (tallied_read) hears of every failure, as on one node.
+      if constexpr (requires(const std::exception_ptr& e) { decode.failed(e); })
+        decode.failed(std::current_exception());
+      throw;
+    }
   }
 
   std::shared_ptr<redis_connection> single_;

@@ -56,6 +56,10 @@ class command_op final : public pending_op {
           error = std::current_exception();
         }
       }
+      // A decoder that counts its outcomes (tallied_read) hears of every failure.
+      if constexpr (requires { op.decode_.failed(error); }) {
+        if (error) op.decode_.failed(error);
+      }
       return std::make_tuple(std::move(error), std::move(result));
     });
   }
@@ -110,9 +114,8 @@ class waiter_op final : public pending_op {
   void complete(std::unique_ptr<pending_op> self, std::exception_ptr error) noexcept override {
     error_ = std::move(error);
     std::unique_ptr<waiter_op> owned(static_cast<waiter_op*>(self.release()));
-    post_completion<&waiter_op::completion_>(std::move(owned), [](waiter_op& op) {
-      return std::make_tuple(std::move(op.error_));
-    });
+    post_completion<&waiter_op::completion_>(
+        std::move(owned), [](waiter_op& op) { return std::make_tuple(std::move(op.error_)); });
   }
 
  private:
