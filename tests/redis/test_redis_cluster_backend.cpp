@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "corocache/detail/cluster_slot.hpp"
+#include "corocache/instrumented.hpp"
 #include "corocache/redis_backend.hpp"
 #include "corocache/registry.hpp"
 #include "support/catch.hpp"
@@ -201,6 +203,42 @@ TEST_CASE("counters and set operations work on keys of every master", "[cluster]
     CHECK(backend.connection_stats().commands_sent > 4 * keys.size());
     co_await backend.clear();
     co_await backend.shutdown();
+  });
+}
+
+TEST_CASE("instrumented over a cluster counts the reads of every master, failures too",
+          "[cluster][backend][stats]") {
+  // On a cluster, get is routed and get_many split by slot: the backend counts both all the same.
+  const auto keys = keys_on_every_master("counted:", 6);
+  run_coroutine([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    RedisCacheBackend<std::string> text(ex, cluster_url(), "counted:");
+    co_await text.initialize();
+    for (const auto& key : keys) co_await text.set(key, "12");
+    co_await text.set("word", "abc");
+    instrumented<std::int64_t> numbers(
+        std::make_unique<RedisCacheBackend<std::int64_t>>(ex, cluster_url(), "counted:"),
+        "redis-cluster");
+    co_await numbers.initialize();
+    for (const auto& key : keys) CHECK(co_await numbers.get(key) == 12);
+    CHECK_FALSE(co_await numbers.get("missing"));
+    auto spread = keys;
+    spread.push_back("missing");
+    CHECK((co_await numbers.get_many(spread)).size() == keys.size() + 1);
+    std::optional<errc> unreadable;
+    try {
+      co_await numbers.get("word");
+    } catch (const cache_error& e) {
+      unreadable = e.error();
+    }
+    CHECK(unreadable == errc::codec_error);
+    const auto stats = numbers.stats();
+    CHECK(stats.hits == 2 * keys.size());
+    CHECK(stats.misses == 2);
+    CHECK(stats.errors[errc_slot(errc::codec_error)] == 1);
+    CHECK(stats.errors_total() == 1);
+    co_await text.clear();
+    co_await numbers.shutdown();
+    co_await text.shutdown();
   });
 }
 
