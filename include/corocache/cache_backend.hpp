@@ -313,11 +313,12 @@ class CacheBackend {
   /// and when the backend is not running) makes get_or_set await get() instead.
   virtual bool do_get_now(const std::string& /*key*/, std::optional<T>& /*value*/) { return false; }
 
-  /// own_read_counts() and do_get_now() of another backend, for decorators (protected members
-  /// are reachable only through the base class).
+  /// own_read_counts() of `backend`, for decorators (protected members of another backend are
+  /// reachable only through the base class).
   [[nodiscard]] static std::optional<read_counts> read_counts_of(const CacheBackend& backend) {
     return backend.own_read_counts();
   }
+  /// do_get_now() of `backend`, for decorators.
   static bool get_now_of(CacheBackend& backend, const std::string& key, std::optional<T>& value) {
     return backend.do_get_now(key, value);
   }
