@@ -474,3 +474,54 @@ TEST_CASE("get_now takes part in the bounded sweep steps", "[memory_backend]") {
     CHECK(cache.stats().expirations == expiring);  // four steps reclaimed every expired entry
   });
 }
+
+// With the real clock, a read asks for the precise time only when the entry it found has a TTL,
+// and checks whether a sweep is due on the coarse clock (detail/read_clock.hpp). Neither may let
+// an expired entry through or keep a sweep from starting.
+TEST_CASE("with the real clock, a key read after its TTL is never returned", "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    MemoryCacheBackend<std::string> cache(100);
+    co_await cache.initialize();
+    co_await cache.set("forever", "f");
+    int expired_seen = 0;
+    for (int round = 0; round < 20 && expired_seen < 3; ++round) {
+      co_await cache.set("short", "s", 2ms);
+      // The backend's deadline is its own now() plus the TTL, taken after this point.
+      const auto set_at = std::chrono::steady_clock::now();
+      const auto give_up = set_at + 2s;  // bounds the loop
+      for (;;) {
+        CHECK(cache.get_now("forever") == "f");  // a hit that reads no precise clock
+        const auto before = std::chrono::steady_clock::now();
+        const auto value = co_await cache.get("short");
+        const auto value_now = cache.get_now("short");
+        if (value || value_now) {
+          // Both reads took their time after `before`, and the deadline is before set_at + 2ms.
+          if (before >= set_at + 2ms) FAIL("an entry was returned after its TTL had passed");
+          if (before > give_up) FAIL("the entry never expired");
+          continue;
+        }
+        CHECK_FALSE(co_await cache.exists("short"));  // once gone, gone
+        ++expired_seen;
+        break;
+      }
+    }
+    CHECK(expired_seen == 3);
+  });
+}
+
+TEST_CASE("with the real clock, reads of keys without a TTL still start sweeps",
+          "[memory_backend]") {
+  run_coroutine([]() -> asio::awaitable<void> {
+    MemoryCacheBackend<std::string> cache(
+        memory_options{.max_size = 1000, .clean_interval = 5ms, .shards = 1});
+    co_await cache.initialize();
+    co_await cache.set("forever", "f");
+    for (int i = 0; i < 100; ++i) co_await cache.set("short:" + std::to_string(i), "s", 1ms);
+    // Only reads of "forever" from here: only the sweeps they start can reclaim the others.
+    const auto give_up = std::chrono::steady_clock::now() + 5s;  // bounds the loop
+    while (cache.stats().expirations < 100 && std::chrono::steady_clock::now() < give_up)
+      CHECK(co_await cache.get("forever") == "f");
+    CHECK(cache.stats().expirations == 100);
+    CHECK(cache.stats().size == 1);
+  });
+}

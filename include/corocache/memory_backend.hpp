@@ -8,6 +8,9 @@
 //   used, and runs in steps spread over the operations that follow (no background thread): each
 //   operation removes at most memory_options::sweep_step expired entries and visits at most that
 //   many shards, until every shard has been swept. A sweep visits only entries that expired.
+//   A read reads the precise clock only when the entry it finds has a TTL, and sees whether a
+//   sweep is due on the coarse clock, a scheduler tick (1 to 4 ms) late at most: a hit on an
+//   entry without a TTL then costs no clock read (detail/read_clock.hpp says why that matters).
 // - Safe to use from coroutines on any number of threads. Large caches split their keys over
 //   shards (memory_options::shards); each shard holds an equal part of max_size and evicts among
 //   its own keys. Reads (get, exists, get_many; with S3-FIFO) never take an exclusive lock and
@@ -39,6 +42,7 @@
 
 #include "corocache/cache_backend.hpp"
 #include "corocache/detail/entry_store.hpp"
+#include "corocache/detail/read_clock.hpp"
 #include "corocache/detail/read_mostly_lock.hpp"
 
 namespace corocache {
@@ -130,8 +134,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
   /// initialize() has completed and errc::shut_down after shutdown().
   [[nodiscard]] std::optional<T> get_now(std::string_view key) {
     if (auto error = this->lifecycle_error("get_now")) std::rethrow_exception(error);
-    const auto t = now();
-    sweep_if_due(t);
+    auto t = start_read();
     return read(detail::hash_key(key), t);
   }
 
@@ -162,8 +165,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
   }
 
   asio::awaitable<std::optional<T>> do_get(std::string key) override {
-    const auto t = now();
-    sweep_if_due(t);
+    auto t = start_read();
     co_return read(detail::hash_key(key), t);
   }
 
@@ -179,8 +181,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
   bool do_get_now(const std::string& key, std::optional<T>& value) override {
     if (!this->running()) return false;  // get() then says why it cannot run
-    const auto t = now();
-    sweep_if_due(t);
+    auto t = start_read();
     value.reset();
     read(detail::hash_key(key), t, value);
     return true;
@@ -202,8 +203,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
   }
 
   asio::awaitable<bool> do_exists(std::string key) override {
-    const auto t = now();
-    sweep_if_due(t);
+    auto t = start_read();
     co_return live(detail::hash_key(key), t);
   }
 
@@ -224,8 +224,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
 
   asio::awaitable<std::vector<std::optional<T>>> do_get_many(
       std::vector<std::string> keys) override {
-    const auto t = now();
-    sweep_if_due(t);
+    auto t = start_read();
     std::vector<std::optional<T>> values;
     values.reserve(keys.size());
     for (const auto& key : keys) values.push_back(read(detail::hash_key(key), t));
@@ -303,15 +302,27 @@ class MemoryCacheBackend final : public CacheBackend<T> {
     return *shards_[(n & (n - 1)) == 0 ? key.hash & (n - 1) : key.hash % n];  // no division if 2^k
   }
 
+  // The time for a read: a sweep step first if one is due (checked on the coarse clock, so that
+  // a hit on an entry without a TTL reads no precise clock at all; see detail/read_clock.hpp).
+  auto start_read() {
+    detail::lazy_now t([this] { return now(); });
+    if (clock_ || detail::coarse_steady_now().time_since_epoch().count() >=
+                      next_sweep_.load(std::memory_order_relaxed))
+      sweep_if_due(t());
+    return t;
+  }
+
   // A get: S3-FIFO reads share the shard; LRU reorders its list, so it locks the shard.
-  std::optional<T> read(const detail::hashed_key& key, detail::steady_time t) {
+  template <class Now>
+  std::optional<T> read(const detail::hashed_key& key, Now& t) {
     std::optional<T> out;
     read(key, t, out);
     return out;
   }
 
   // The same into `out`, which must be empty: the value is copied there, and moved nowhere.
-  void read(const detail::hashed_key& key, detail::steady_time t, std::optional<T>& out) {
+  template <class Now>
+  void read(const detail::hashed_key& key, Now& t, std::optional<T>& out) {
     shard& s = shard_of(key);
     if (policy_ == eviction_policy::lru) {
       std::lock_guard lock(s.lock);
@@ -330,11 +341,12 @@ class MemoryCacheBackend final : public CacheBackend<T> {
         reading.miss();
       }
     }
-    if (expired) remove_expired(s, key, t);
+    if (expired) remove_expired(s, key, t());
   }
 
   // exists(): a read under either policy, since it marks nothing as used.
-  bool live(const detail::hashed_key& key, detail::steady_time t) {
+  template <class Now>
+  bool live(const detail::hashed_key& key, Now& t) {
     shard& s = shard_of(key);
     bool expired = false;
     bool found = false;
@@ -342,7 +354,7 @@ class MemoryCacheBackend final : public CacheBackend<T> {
       detail::shared_read reading(s.lock);
       found = s.store.contains(key, t, expired);
     }
-    if (expired) remove_expired(s, key, t);
+    if (expired) remove_expired(s, key, t());
     return found;
   }
 

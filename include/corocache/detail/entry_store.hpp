@@ -24,10 +24,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
 #include "corocache/detail/counter.hpp"
+#include "corocache/detail/read_clock.hpp"
 #include "corocache/error.hpp"
 #include "corocache/glob.hpp"
 
@@ -45,8 +47,6 @@ enum class eviction_policy {
 }  // namespace corocache
 
 namespace corocache::detail {
-
-using steady_time = std::chrono::steady_clock::time_point;
 
 /// A key with its hash computed once, for the shard choice and the lookup alike.
 struct hashed_key {
@@ -96,7 +96,10 @@ class entry_store {
   entry_store& operator=(const entry_store&) = delete;
 
   /// The live value under `key`, marked as used; null on a miss. Removes the key if expired.
-  const T* get(const hashed_key& key, steady_time now) {
+  /// `now` is a steady_time or a function that returns it, called only for an entry with a
+  /// deadline (so a hit on an entry without a TTL reads no clock); likewise below.
+  template <class Now>
+  const T* get(const hashed_key& key, Now&& now) {
     node* n = find_live(key, now);
     if (n == nullptr) return nullptr;
     mark_used(n);
@@ -106,11 +109,12 @@ class entry_store {
   /// For concurrent readers (S3-FIFO only, whose hits move nothing): the live value under `key`,
   /// marked as used, or null. Sets `expired` when the key is there but expired (a writer may then
   /// remove it). Two readers hitting the same entry at once may count one use instead of two.
-  const T* find_shared(const hashed_key& key, steady_time now, bool& expired) const {
+  template <class Now>
+  const T* find_shared(const hashed_key& key, Now&& now, bool& expired) const {
     auto it = map_.find(key);
     if (it == map_.end()) return nullptr;
     const entry& e = it->second;
-    if (e.deadline <= now) {
+    if (is_expired(e, now)) {
       expired = true;
       return nullptr;
     }
@@ -121,10 +125,11 @@ class entry_store {
 
   /// True when `key` is live; a const lookup that readers may run concurrently. Sets `expired`
   /// as find_shared does.
-  bool contains(const hashed_key& key, steady_time now, bool& expired) const {
+  template <class Now>
+  bool contains(const hashed_key& key, Now&& now, bool& expired) const {
     auto it = map_.find(key);
     if (it == map_.end()) return false;
-    expired = it->second.deadline <= now;
+    expired = is_expired(it->second, now);
     return !expired;
   }
 
@@ -155,7 +160,7 @@ class entry_store {
   bool erase(const hashed_key& key, steady_time now) {
     auto it = map_.find(key);
     if (it == map_.end()) return false;
-    const bool live = !expired(it->second, now);
+    const bool live = !is_expired(it->second, now);
     remove(&*it);
     return live;
   }
@@ -187,7 +192,7 @@ class entry_store {
     for (auto it = map_.begin(); it != map_.end();) {
       node* n = &*it++;
       if (!glob_match(pattern, n->first)) continue;
-      if (!expired(n->second, now)) ++removed;
+      if (!is_expired(n->second, now)) ++removed;
       remove(n);
     }
     return removed;
@@ -246,12 +251,21 @@ class entry_store {
     std::size_t size = 0;
   };
 
-  static bool expired(const entry& e, steady_time now) { return e.deadline <= now; }
+  // `now`: a steady_time, or a function that returns it, called only when `e` has a deadline.
+  template <class Now>
+  static bool is_expired(const entry& e, Now& now) {
+    if constexpr (std::is_invocable_r_v<steady_time, Now&>) {
+      return e.deadline != steady_time::max() && e.deadline <= now();
+    } else {
+      return e.deadline <= now;
+    }
+  }
 
-  node* find_live(const hashed_key& key, steady_time now) {
+  template <class Now>
+  node* find_live(const hashed_key& key, Now& now) {
     auto it = map_.find(key);
     if (it == map_.end()) return nullptr;
-    if (expired(it->second, now)) {
+    if (is_expired(it->second, now)) {
       ++counters_.expirations;
       remove(&*it);
       return nullptr;
