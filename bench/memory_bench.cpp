@@ -185,19 +185,21 @@ void run_coroutine(Awaitable&& body) {
 }
 
 // The backend with default options (S3-FIFO, sharded for this size), with one shard (what
-// sharding costs a single thread and gains two), or with LRU eviction (whose hits reorder a list).
-enum class variant { sharded, one_shard, lru };
+// sharding costs a single thread and gains two), with LRU eviction (whose hits reorder a list), or
+// with default options and a TTL on every entry (whose hits read the clock).
+enum class variant { sharded, one_shard, lru, with_ttl };
 
 memory_backend& shared_backend(variant v) {
-  const auto make = [](std::size_t shards, corocache::eviction_policy eviction) {
+  const auto make = [](std::size_t shards, corocache::eviction_policy eviction,
+                       corocache::optional_ttl ttl = std::nullopt) {
     auto* b =
         new memory_backend(corocache::memory_options{.max_size = key_count,
                                                      .clean_interval = std::chrono::seconds(60),
                                                      .shards = shards,
                                                      .eviction = eviction});
-    run_coroutine([b]() -> asio::awaitable<void> {
+    run_coroutine([b, ttl]() -> asio::awaitable<void> {
       co_await b->initialize();
-      for (const auto& key : present_keys()) co_await b->set(key, initial_value);
+      for (const auto& key : present_keys()) co_await b->set(key, initial_value, ttl);
     });
     return b;
   };
@@ -205,6 +207,7 @@ memory_backend& shared_backend(variant v) {
   static memory_backend* sharded = make(0, default_policy);
   static memory_backend* single = make(1, default_policy);
   static memory_backend* lru = make(0, corocache::eviction_policy::lru);
+  static memory_backend* with_ttl = make(0, default_policy, std::chrono::hours(24));
   switch (v) {
     case variant::sharded:
       return *sharded;
@@ -212,6 +215,8 @@ memory_backend& shared_backend(variant v) {
       return *single;
     case variant::lru:
       return *lru;
+    case variant::with_ttl:
+      return *with_ttl;
   }
   return *sharded;
 }
@@ -244,6 +249,10 @@ void corocache_memory_one_shard(benchmark::State& state, workload w) {
 
 void corocache_memory_lru(benchmark::State& state, workload w) {
   run_backend(state, w, shared_backend(variant::lru));
+}
+
+void corocache_memory_with_ttl(benchmark::State& state, workload w) {
+  run_backend(state, w, shared_backend(variant::with_ttl));
 }
 
 // get_now: the same lookups on the default backend, without a coroutine per call (the loop runs
@@ -350,6 +359,7 @@ int main(int argc, char** argv) {
   shared_backend(variant::sharded);
   shared_backend(variant::one_shard);
   shared_backend(variant::lru);
+  shared_backend(variant::with_ttl);
   for (auto w :
        {workload::get_hit, workload::get_miss, workload::set, workload::incr, workload::mixed}) {
     for (auto [impl, function] :
@@ -363,6 +373,10 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
+  benchmark::RegisterBenchmark("memory/corocache_ttl/get_hit", corocache_memory_with_ttl,
+                               workload::get_hit)
+      ->Threads(1)
+      ->UseRealTime();
   for (auto w : {workload::get_hit, workload::get_miss}) {
     const std::string name = std::string("memory/corocache_get_now/") + name_of(w);
     benchmark::RegisterBenchmark(name.c_str(), corocache_memory_get_now, w)
