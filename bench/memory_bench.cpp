@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "corocache/memory_backend.hpp"
+#include "corocache/null_backend.hpp"
 #include "zipf.hpp"
 
 namespace {
@@ -221,7 +222,8 @@ memory_backend& shared_backend(variant v) {
   return *sharded;
 }
 
-void run_backend(benchmark::State& state, workload w, memory_backend& backend) {
+template <class Backend>
+void run_backend(benchmark::State& state, workload w, Backend& backend) {
   steps next(w, state.thread_index());
   run_coroutine([&]() -> asio::awaitable<void> {
     for (auto _ : state) {
@@ -253,6 +255,18 @@ void corocache_memory_lru(benchmark::State& state, workload w) {
 
 void corocache_memory_with_ttl(benchmark::State& state, workload w) {
   run_backend(state, w, shared_backend(variant::with_ttl));
+}
+
+// The coroutine interface alone: the null backend's get is a coroutine that returns at once, so
+// its cost is the floor of any `co_await backend.get(key)` (a frame, asio's awaitable machinery,
+// the key's copy). Profiled by bench/run beside the memory get.
+void corocache_null(benchmark::State& state, workload w) {
+  static auto* backend = [] {
+    auto* b = new corocache::NullCacheBackend<std::string>;
+    run_coroutine([b]() -> asio::awaitable<void> { co_await b->initialize(); });
+    return b;
+  }();
+  run_backend(state, w, *backend);
 }
 
 // get_now: the same lookups on the default backend, without a coroutine per call (the loop runs
@@ -375,6 +389,9 @@ int main(int argc, char** argv) {
   }
   benchmark::RegisterBenchmark("memory/corocache_ttl/get_hit", corocache_memory_with_ttl,
                                workload::get_hit)
+      ->Threads(1)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("memory/null/get_hit", corocache_null, workload::get_hit)
       ->Threads(1)
       ->UseRealTime();
   for (auto w : {workload::get_hit, workload::get_miss}) {

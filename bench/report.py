@@ -350,6 +350,13 @@ class Report:
             r = ratio(i_coro, i_map)
             rows.append(["memory get-hit, 1 thread: instructions per get (callgrind)", f"{i_coro:,.0f}",
                          f"{i_map:,.0f} (mutex map)", fmt_ratio(r), "—", "—"])
+        # The coroutine interface alone (a null backend's get), against the whole mutex-map get.
+        i_null = instructions_per_call(self.results / "callgrind.memory_null_get.out",
+                                       r"NullCacheBackend<.*>::do_get\(.*\[clone \.destroy\]")
+        if i_null and i_map:
+            rows.append(["null backend get, 1 thread: instructions per `co_await get` (the coroutine "
+                         "interface alone; callgrind)", f"{i_null:,.0f}", f"{i_map:,.0f} (mutex map, whole get)",
+                         fmt_ratio(ratio(i_null, i_map)), "—", "—"])
         # get_now: the same lookup without a coroutine (shown beside the targets, which are set for
         # the coroutine API).
         n1, n2 = m.get(("corocache_get_now", "get_hit", 1)), m.get(("corocache_get_now", "get_hit", 2))
