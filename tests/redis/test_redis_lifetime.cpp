@@ -11,6 +11,7 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
+#include "corocache/instrumented.hpp"
 #include "corocache/redis_backend.hpp"
 #include "redis/redis_test_support.hpp"
 #include "support/catch.hpp"
@@ -116,4 +117,42 @@ TEST_CASE(
   io.run();
   REQUIRE(outcome.has_value());
   CHECK(*outcome == errc::shut_down);
+}
+
+// instrumented<T> without an observer hands get() and get_many() to the Redis backend's own hooks,
+// which count into the backend's tally: the awaitables must own that tally too.
+TEST_CASE(
+    "a counted get and get_many awaited after the instrumented Redis backend is destroyed "
+    "fail with shut_down",
+    "[redis][lifetime]") {
+  redis_server server;
+  asio::io_context io;
+  auto wrapped = std::make_unique<instrumented<std::string>>(
+      std::make_unique<cache_type>(io.get_executor(),
+                                   "redis://127.0.0.1:" + std::to_string(server.port()) + "/0"),
+      "redis");
+  std::optional<std::optional<errc>> get_outcome;
+  std::optional<std::optional<errc>> get_many_outcome;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await wrapped->initialize();
+        co_await wrapped->set("k", "v");
+        CHECK(co_await wrapped->get("k") == "v");  // counting is on and works
+        CHECK(wrapped->stats().hits == 1);
+        auto get = wrapped->get("k");
+        cache_type::key_list keys{"k", "other"};
+        auto get_many = wrapped->get_many(keys);
+        wrapped.reset();  // no shutdown: the destructor alone
+        get_outcome = co_await error_of(std::move(get));
+        get_many_outcome = co_await error_of(std::move(get_many));
+      },
+      asio::detached);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!get_many_outcome && std::chrono::steady_clock::now() < deadline)
+    io.run_for(std::chrono::milliseconds(5));
+  REQUIRE(get_outcome.has_value());
+  CHECK(*get_outcome == errc::shut_down);
+  REQUIRE(get_many_outcome.has_value());
+  CHECK(*get_many_outcome == errc::shut_down);
 }
