@@ -388,13 +388,19 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
     return {detail::group_by_slot(stored_keys), {}};
   }
 
-  asio::awaitable<std::vector<std::optional<T>>> cluster_get_many(key_list keys) {
+  // One `name` command per slot group, over that group's keys.
+  slot_commands keyed_by_slot(std::string_view name, std::span<const std::string> keys) const {
     auto split = by_slot(keys);
     for (const auto& group : split.groups) {
-      detail::redis_command command{"MGET"};
+      detail::redis_command command{name};
       for (const auto position : group.positions) command.push_back(prefix_, keys[position]);
       split.commands.push_back(std::move(command));
     }
+    return split;
+  }
+
+  asio::awaitable<std::vector<std::optional<T>>> cluster_get_many(key_list keys) {
+    auto split = keyed_by_slot("MGET", keys);
     auto run = connection_->execute_spread(std::move(split.commands));
     auto values = merged_values(std::move(run), std::move(split.groups), std::move(keys));
     if (counting_reads_.load(std::memory_order_relaxed))
@@ -467,12 +473,7 @@ class RedisCacheBackend final : public CacheBackend<T>, public connection_stats_
   }
 
   asio::awaitable<std::size_t> cluster_erase_many(key_list keys) {
-    auto split = by_slot(keys);
-    for (const auto& group : split.groups) {
-      detail::redis_command command{"DEL"};
-      for (const auto position : group.positions) command.push_back(prefix_, keys[position]);
-      split.commands.push_back(std::move(command));
-    }
+    auto split = keyed_by_slot("DEL", keys);
     auto run = connection_->execute_spread(std::move(split.commands));
     return erased_count(std::move(run), std::move(keys.front()));
   }
