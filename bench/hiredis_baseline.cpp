@@ -111,6 +111,8 @@ bool fill_keys(const bench::redis_options& options, const std::string& value) {
 
 int main(int argc, char** argv) {
   const auto options = bench::parse_redis_options(argc, argv, "hiredis_baseline");
+  // One connection to one node: no slot routing.
+  if (options.cluster) bench::usage("hiredis_baseline");
   run_state state;
   state.options = &options;
   state.sampler = bench::key_sampler(options.keys);

@@ -1,7 +1,8 @@
 // The corocache Redis driver: one RedisCacheBackend<std::string>, so one connection, and `depth`
 // coroutines on one io_context issuing GET, SET of a 16-byte value, or get_many of `batch` keys
-// until `requests` operations have completed. Same options, keys and JSON line as the raw
-// hiredis baseline (redis_workload.hpp), so bench/run can put the two side by side.
+// until `requests` operations have completed (with --cluster=1, over a Redis Cluster: then one
+// connection per master). Same options, keys and JSON line as the raw hiredis baseline
+// (redis_workload.hpp), so bench/run can put the two side by side.
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
@@ -70,12 +71,14 @@ asio::awaitable<void> fill_keys(run_state& state) {
 int main(int argc, char** argv) {
   const auto options = bench::parse_redis_options(argc, argv, "redis_bench");
   asio::io_context io(1);
-  // An empty prefix stores the very keys the hiredis baseline uses.
-  const std::string where = options.host + ":" + std::to_string(options.port) + "/0";
-  backend_type backend(
-      io.get_executor(),
-      options.tls_ca.empty() ? "redis://" + where : "rediss://" + where + "?ca=" + options.tls_ca,
-      "");
+  // An empty prefix stores the very keys the hiredis baseline uses. Over a cluster the node is
+  // only where discovery starts; the keys (no hash tags) spread over every slot.
+  const std::string node = options.host + ":" + std::to_string(options.port);
+  const std::string url = options.cluster          ? "redis-cluster://" + node
+                          : options.tls_ca.empty() ? "redis://" + node + "/0"
+                                                   : "rediss://" + node + "/0?ca=" + options.tls_ca;
+  if (options.cluster && !options.tls_ca.empty()) bench::usage("redis_bench");
+  backend_type backend(io.get_executor(), url, "");
   run_state state{options,
                   backend,
                   bench::key_sampler(options.keys),
@@ -118,7 +121,10 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  bench::print_redis_result(options.tls_ca.empty() ? "corocache" : "corocache-tls", options,
-                            state.completed, end - start, cpu_end - cpu_start, state.latencies);
+  const char* client = options.cluster          ? "corocache-cluster"
+                       : options.tls_ca.empty() ? "corocache"
+                                                : "corocache-tls";
+  bench::print_redis_result(client, options, state.completed, end - start, cpu_end - cpu_start,
+                            state.latencies);
   return 0;
 }

@@ -27,12 +27,14 @@ struct redis_options {
   std::size_t batch = 100;  // keys per MGET / get_many
   bool fill = true;         // store every key before a GET run (off: they are already there)
   std::string tls_ca;       // non-empty: connect with TLS (rediss://), trusting this CA file
+  bool cluster = false;     // host:port is a Redis Cluster node (redis-cluster://)
 };
 
 [[noreturn]] inline void usage(const char* program) {
   std::fprintf(stderr,
                "usage: %s [--host=H] [--port=P] [--op=get|set|mget] [--depth=D] [--requests=N]\n"
-               "          [--keys=K] [--value-size=B] [--batch=B] [--fill=0|1] [--tls-ca=FILE]\n",
+               "          [--keys=K] [--value-size=B] [--batch=B] [--fill=0|1] [--tls-ca=FILE]\n"
+               "          [--cluster=0|1]\n",
                program);
   std::exit(2);
 }
@@ -66,6 +68,8 @@ inline redis_options parse_redis_options(int argc, char** argv, const char* prog
       options.fill = number() != 0;
     else if (name == "tls-ca")
       options.tls_ca = value;
+    else if (name == "cluster")
+      options.cluster = number() != 0;
     else
       usage(program);
   }
