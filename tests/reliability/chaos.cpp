@@ -1,9 +1,13 @@
 // chaos: a RedisCacheBackend under random operations while its server is killed, stopped,
-// paused (SIGSTOP/SIGCONT) and restarted, checking invariants on every operation.
+// paused (SIGSTOP/SIGCONT) and restarted, checking invariants on every operation. With --cluster 1
+// the backend runs over a local Redis Cluster of 3 masters + 3 replicas (redis-cluster://), and
+// each fault hits a random node, master or replica.
 //
 // Timeline: --seconds of faults (a controller thread injects one fault at a time, with normal
-// service in between), then the server is left running and the backend must answer again within
-// the recovery bound, then --verify-seconds in which every operation must succeed.
+// service in between; in cluster mode the next fault waits until the cluster serves every slot
+// again with a synced replica per master), then the servers are left running and the backend must
+// answer again within the recovery bound, then --verify-seconds in which every operation must
+// succeed, then every key is read once more.
 //
 // Invariants (each breach counts as a violation; exit 1 unless there are none):
 // - every operation completes, with a result or a cache_error, within --command-timeout-ms plus
@@ -15,6 +19,16 @@
 // - invalidate_pattern removes no more keys than the known keys it matches;
 // - after the faults stop the backend answers within command timeout + connect timeout +
 //   reconnect_max + slack, and then every operation succeeds.
+// - every acknowledged write is still readable at the end (every key is read once the servers
+//   are back to normal and nothing else runs) unless a write or erase that may have come after it
+//   replaced it (a failed operation may have been applied, at any time), it had a TTL, or a fault
+//   that can lose it hit the server holding it and was not over (servers back to normal) 1 s
+//   before the write started: a kill, stop or restart of the single server (persistence is off),
+//   or any fault of a cluster master (it restarts empty, or its replica takes over without the
+//   writes it had not received yet, as Redis documents). Keys no such fault reached are checked
+//   strictly; the report says how many of each there were. A fiftieth of the operations write a key
+//   of their own, once, through a second backend whose prefix no invalidate_pattern reaches, so
+//   that writes made during the faults are checked too.
 // - SIGPIPE never kills the process (--sigpipe default, the default: the program leaves SIGPIPE's
 //   default action, which the library must keep from killing it; --sigpipe ignore sets SIG_IGN
 //   as most servers do; --sigpipe count installs a handler, which the library leaves alone, and
@@ -29,12 +43,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -44,9 +60,11 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "corocache/detail/cluster_slot.hpp"
 #include "corocache/glob.hpp"
 #include "corocache/redis_backend.hpp"
 #include "reliability/program_support.hpp"
+#include "support/redis_cluster.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -77,7 +95,14 @@ struct chaos_settings {
   milliseconds slack;
   std::uint64_t verify_seconds;
   bool ignore_sigpipe;
+  bool cluster;
 };
+
+constexpr const char* key_prefix = "chaos:";
+// Keys written once each, through a second backend whose prefix no invalidate_pattern reaches:
+// whether an acknowledged write survives the faults that came after it.
+constexpr const char* once_prefix = "chaos-once:";
+constexpr std::uint64_t once_keys_max = 20000;
 
 enum class phase : int { faults, recovering, verifying, stopping };
 
@@ -164,6 +189,7 @@ class chaos_state {
   std::atomic<phase> current{phase::faults};
   std::atomic<std::int64_t> faults_end_ns{0};
   std::atomic<std::int64_t> first_success_after_faults_ns{0};
+  std::atomic<std::int64_t> first_once_success_after_faults_ns{0};  // the second backend's
   std::atomic<std::int64_t> verify_start_ns{0};
   std::atomic<bool> workers_done{false};
 
@@ -188,6 +214,81 @@ class chaos_state {
       ++violations_["version never written to the key"];
       report_first("version " + std::to_string(*parsed.version) + " was never written to " +
                    detail::printable_key(key));
+    }
+  }
+
+  /// Records a write (version > 0) or an erase (version 0) of `key` about to be sent; returns
+  /// its id for acknowledged().
+  std::uint64_t sent(const std::string& key, std::uint64_t version, bool expires) {
+    const auto id = next_op_.fetch_add(1);
+    std::lock_guard lock(mutex_);
+    history_[key].push_back({id, version, expires, now_ns(), never});
+    return id;
+  }
+
+  /// The write or erase `id` of `key` succeeded: it took effect before now. Forgets what it
+  /// surely replaced (acknowledged before it started).
+  void acknowledged(const std::string& key, std::uint64_t id) {
+    const auto t = now_ns();
+    std::lock_guard lock(mutex_);
+    auto& ops = history_[key];
+    std::int64_t start = 0;
+    for (auto& op : ops) {
+      if (op.id == id) {
+        op.end_ns = t;
+        start = op.start_ns;
+      }
+    }
+    std::erase_if(ops, [&](const op_record& op) { return op.end_ns < start; });
+  }
+
+  /// A fault that can lose what the servers of `slots` hold (empty: every slot) from `start_ns`;
+  /// `end_ns` is when the servers were back to normal.
+  void exposed(std::vector<bool> slots, std::int64_t start_ns, std::int64_t end_ns) {
+    std::lock_guard lock(mutex_);
+    exposures_.push_back({std::move(slots), start_ns, end_ns});
+  }
+
+  /// Checks the value read from `key` at the end, when nothing else runs, against its history.
+  void check_final(const std::string& key, const std::optional<std::string>& value,
+                   const std::string& prefix = key_prefix) {
+    check_read(key, value);
+    std::lock_guard lock(mutex_);
+    const auto& ops = history_[key];
+    // What the key may hold: any operation no acknowledged one started after the end of.
+    std::vector<const op_record*> candidates;
+    const op_record* latest_acknowledged = nullptr;
+    for (const auto& op : ops) {
+      bool replaced = false;
+      for (const auto& other : ops)
+        replaced = replaced || (other.end_ns != never && other.start_ns > op.end_ns);
+      if (replaced) continue;
+      candidates.push_back(&op);
+      if (op.end_ns != never &&
+          (latest_acknowledged == nullptr || op.start_ns > latest_acknowledged->start_ns))
+        latest_acknowledged = &op;
+    }
+    if (latest_acknowledged == nullptr) return ++final_unchecked_, void();
+    const auto key_slot = detail::cluster_key_slot(prefix + key);
+    for (const auto& e : exposures_) {
+      if (e.end_ns >= latest_acknowledged->start_ns && (e.slots.empty() || e.slots[key_slot]))
+        return ++final_exposed_, void();
+    }
+    ++final_checked_;
+    const auto version = value ? parse_value(key, *value).version : std::nullopt;
+    if (value && !version) return;  // check_read counted it
+    const bool fits = std::any_of(candidates.begin(), candidates.end(), [&](const op_record* op) {
+      return version ? op->version == *version : op->version == 0 || op->expires;
+    });
+    if (!fits) {
+      ++violations_[value ? "an acknowledged write was replaced by an older one"
+                          : "an acknowledged write was lost"];
+      report_first("at the end " + detail::printable_key(key) + " holds " +
+                   (version ? "version " + std::to_string(*version) : std::string("nothing")) +
+                   ", the last acknowledged write is " +
+                   (latest_acknowledged->version == 0
+                        ? std::string("an erase")
+                        : "version " + std::to_string(latest_acknowledged->version)));
     }
   }
 
@@ -229,7 +330,9 @@ class chaos_state {
     const auto p = current.load();
     if (!failure && p != phase::faults && started >= faults_end_ns.load()) {
       std::int64_t none = 0;
-      first_success_after_faults_ns.compare_exchange_strong(none, finished);
+      (std::string_view(name) == "set_once" ? first_once_success_after_faults_ns
+                                            : first_success_after_faults_ns)
+          .compare_exchange_strong(none, finished);
     }
     const auto verify_start = verify_start_ns.load();
     if (failure && verify_start != 0 && started >= verify_start) {
@@ -257,13 +360,26 @@ class chaos_state {
     return n;
   }
 
-  void count_fault(const std::string& kind) {
+  /// Keeps the first message of each kind of error, for the report.
+  void first_message(errc e, const char* what) {
     std::lock_guard lock(mutex_);
-    ++faults_[kind];
-    last_fault_ = kind;
+    messages_.try_emplace(error_name(e), what);
+  }
+
+  void count_fault(const std::string& kind, const std::string& role) {
+    std::lock_guard lock(mutex_);
+    ++faults_[kind + role];
+    last_fault_ = kind + role;
   }
 
   const std::vector<std::string>& keys() const { return keys_; }
+
+  /// A key never written before, for the backend with once_prefix; empty once there are enough.
+  std::string new_once_key() {
+    const auto n = next_once_.fetch_add(1);
+    return n < once_keys_max ? "o" + std::to_string(n) : std::string();
+  }
+  std::uint64_t once_keys() const { return std::min(next_once_.load(), once_keys_max); }
   const std::vector<std::string>& counters() const { return counters_; }
 
   /// Prints the figures; the number of violations.
@@ -280,6 +396,8 @@ class chaos_state {
       std::printf("%-20s %10llu  %s\n", name.c_str(), static_cast<unsigned long long>(total),
                   text.c_str());
     }
+    for (const auto& [kind, what] : messages_)
+      std::printf("first %s: %s\n", kind.c_str(), what.c_str());
     std::uint64_t faults = 0;
     std::string fault_text;
     for (const auto& [kind, n] : faults_) {
@@ -294,6 +412,12 @@ class chaos_state {
                 static_cast<long long>(operation_bound().count()));
     std::printf("recovery after the last fault (%s) %.0f ms (bound %lld ms)\n", last_fault_.c_str(),
                 recovery_ms, static_cast<long long>(recovery_bound.count()));
+    std::printf(
+        "acknowledged writes at the end: %llu keys checked, %llu exempt (a fault that can lose "
+        "writes reached their server after the last one), %llu never acknowledged\n",
+        static_cast<unsigned long long>(final_checked_),
+        static_cast<unsigned long long>(final_exposed_),
+        static_cast<unsigned long long>(final_unchecked_));
     std::uint64_t total = 0;
     for (const auto& [kind, n] : violations_) {
       total += n;
@@ -324,17 +448,39 @@ class chaos_state {
     if (++printed_ <= 10) std::cerr << "chaos: violation: " << what << '\n';
   }
 
+  static constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+  struct op_record {
+    std::uint64_t id;
+    std::uint64_t version;  // 0: an erase
+    bool expires;
+    std::int64_t start_ns;
+    std::int64_t end_ns;  // never: not acknowledged (it may still take effect)
+  };
+  struct exposure {
+    std::vector<bool> slots;
+    std::int64_t start_ns;
+    std::int64_t end_ns;
+  };
+
   chaos_settings settings_;
   std::vector<slot> slots_;
   std::vector<std::string> keys_;
   std::vector<std::string> counters_;
   std::atomic<std::uint64_t> next_version_{1};
+  std::atomic<std::uint64_t> next_op_{1};
+  std::atomic<std::uint64_t> next_once_{0};
   std::atomic<std::int64_t> longest_ns_{0};
   std::mutex mutex_;
   std::unordered_map<std::uint64_t, std::string> written_;
   std::map<std::string, std::map<std::string, std::uint64_t>> outcomes_;
   std::map<std::string, std::uint64_t> violations_;
   std::map<std::string, std::uint64_t> faults_;
+  std::map<std::string, std::string> messages_;
+  std::unordered_map<std::string, std::vector<op_record>> history_;
+  std::vector<exposure> exposures_;
+  std::uint64_t final_checked_ = 0;
+  std::uint64_t final_exposed_ = 0;
+  std::uint64_t final_unchecked_ = 0;
   std::uint64_t operations_ = 0;
   std::uint64_t printed_ = 0;
   std::string last_fault_ = "none";
@@ -343,9 +489,10 @@ class chaos_state {
 // Runs one random operation and checks what it returns; a cache_error is an outcome, not a fault.
 class chaos_worker {
  public:
-  chaos_worker(chaos_state& state, string_cache& cache, std::size_t index)
+  chaos_worker(chaos_state& state, string_cache& cache, string_cache& once, std::size_t index)
       : state_(state),
         cache_(cache),
+        once_(once),
         index_(index),
         random_(state.settings().seed * 1000 + index) {}
 
@@ -354,8 +501,10 @@ class chaos_worker {
       const auto roll = random_() % 100;
       if (roll < 35) {
         co_await timed("get", get());
-      } else if (roll < 60) {
+      } else if (roll < 58) {
         co_await timed("set", set());
+      } else if (roll < 60) {
+        co_await timed("set_once", set_once());
       } else if (roll < 70) {
         co_await timed("get_many", get_many());
       } else if (roll < 85) {
@@ -378,6 +527,7 @@ class chaos_worker {
       co_await std::move(operation);
     } catch (const cache_error& e) {
       failure = e.error();
+      state_.first_message(e.error(), e.what());
     }
     state_.end(index_, name, failure);
     // A failed call returns at once while the server is down: yield so the loop cannot spin.
@@ -409,10 +559,29 @@ class chaos_worker {
     state_.check_read(key, co_await cache_.get(key));
   }
 
+  // A key of its own, written once and read only at the end (when there are enough of them:
+  // a read of the first one).
+  asio::awaitable<void> set_once() {
+    const auto key = state_.new_once_key();
+    if (key.empty()) {
+      state_.check_read("o0", co_await once_.get("o0"));
+      co_return;
+    }
+    const auto version = state_.new_version(key);
+    auto value = make_value(key, version);
+    const auto id = state_.sent(key, version, false);
+    co_await once_.set(key, std::move(value));
+    state_.acknowledged(key, id);
+  }
+
   asio::awaitable<void> set() {
     const auto& key = any_key();
-    auto value = make_value(key, state_.new_version(key));
-    co_await cache_.set(key, std::move(value), maybe_ttl());
+    const auto version = state_.new_version(key);
+    auto value = make_value(key, version);
+    const auto ttl = maybe_ttl();
+    const auto id = state_.sent(key, version, ttl.has_value());
+    co_await cache_.set(key, std::move(value), ttl);
+    state_.acknowledged(key, id);
   }
 
   asio::awaitable<void> get_many() {
@@ -431,82 +600,236 @@ class chaos_worker {
     if (n < 1) state_.violation("incr returned a value below 1 under key " + counter);
   }
 
-  asio::awaitable<void> erase() { co_await cache_.erase(any_key()); }
+  asio::awaitable<void> erase() {
+    const auto& key = any_key();
+    const auto id = state_.sent(key, 0, false);
+    co_await cache_.erase(key);
+    state_.acknowledged(key, id);
+  }
 
   asio::awaitable<void> set_many() {
     string_cache::item_list items;
+    std::vector<std::pair<std::string, std::uint64_t>> sent;
+    const auto ttl = maybe_ttl();
     for (int i = 0, n = 1 + static_cast<int>(random_() % 6); i < n; ++i) {
       const auto& key = any_key();
-      items.emplace_back(key, make_value(key, state_.new_version(key)));
+      const auto version = state_.new_version(key);
+      items.emplace_back(key, make_value(key, version));
+      sent.emplace_back(key, state_.sent(key, version, ttl.has_value()));
     }
-    co_await cache_.set_many(std::move(items), maybe_ttl());
+    co_await cache_.set_many(std::move(items), ttl);
+    for (const auto& [key, id] : sent) state_.acknowledged(key, id);
   }
 
   asio::awaitable<void> invalidate() {
     const auto& pattern = patterns[random_() % patterns.size()];
     std::size_t known = 0;
-    for (const auto& key : state_.keys()) known += glob_match(pattern, key) ? 1 : 0;
+    std::vector<std::pair<std::string, std::uint64_t>> sent;
+    for (const auto& key : state_.keys()) {
+      if (!glob_match(pattern, key)) continue;
+      ++known;
+      sent.emplace_back(key, state_.sent(key, 0, false));
+    }
     for (const auto& key : state_.counters()) known += glob_match(pattern, key) ? 1 : 0;
     const auto removed = co_await cache_.invalidate_pattern(pattern);
+    for (const auto& [key, id] : sent) state_.acknowledged(key, id);
     if (removed > known)
       state_.violation("invalidate_pattern removed more keys than it matches under key " + pattern);
   }
 
   chaos_state& state_;
   string_cache& cache_;
+  string_cache& once_;
   std::size_t index_;
   std::mt19937_64 random_;
 };
 
+// What the faults hit: one redis-server, or the six nodes of a cluster.
+class fault_target {
+ public:
+  virtual ~fault_target() = default;
+  [[nodiscard]] virtual std::string url() const = 0;
+  [[nodiscard]] virtual std::size_t size() const = 0;
+  [[nodiscard]] virtual test::redis_server& node(std::size_t i) = 0;
+  /// "" for a single server, otherwise " master" or " replica" (for the fault counts).
+  [[nodiscard]] virtual std::string role(std::size_t i) = 0;
+  /// The slots whose writes a fault of `kind` on node i can lose (empty: none); every slot is
+  /// {true} (one element) for a single server.
+  [[nodiscard]] virtual std::vector<bool> loses(std::size_t i, const std::string& kind) = 0;
+  /// Longest time a killed or stopped node stays down, and a paused one paused.
+  [[nodiscard]] virtual milliseconds longest_down() const = 0;
+  [[nodiscard]] virtual milliseconds longest_pause() const = 0;
+  /// Resumes and restarts what is not serving and waits until it serves normally again.
+  [[nodiscard]] virtual bool restore(milliseconds timeout) = 0;
+};
+
+class single_server final : public fault_target {
+ public:
+  explicit single_server(const chaos_settings& settings) : settings_(settings) {}
+  std::string url() const override { return "redis://127.0.0.1:" + std::to_string(server_.port()); }
+  std::size_t size() const override { return 1; }
+  test::redis_server& node(std::size_t) override { return server_; }
+  std::string role(std::size_t) override { return ""; }
+  // Persistence is off: a server that comes back has lost everything; a pause loses nothing.
+  std::vector<bool> loses(std::size_t, const std::string& kind) override {
+    if (kind == "pause") return {};
+    return {true};
+  }
+  milliseconds longest_down() const override { return 800ms; }
+  // Shorter and longer than the command timeout.
+  milliseconds longest_pause() const override { return 3 * settings_.command_timeout; }
+  bool restore(milliseconds) override {
+    server_.resume();
+    if (!server_.running()) server_.restart();
+    return true;
+  }
+
+ private:
+  const chaos_settings& settings_;
+  test::redis_server server_;
+};
+
+class cluster_nodes final : public fault_target {
+ public:
+  cluster_nodes() : cluster_(test::redis_cluster::options{.node_timeout = 1000ms}) {}
+  std::string url() const override {
+    std::string url = "redis-cluster://";
+    for (std::size_t i = 0; i < cluster_.size(); ++i)
+      url += (i == 0 ? "" : ",") + std::string("127.0.0.1:") + std::to_string(cluster_.port(i));
+    return url;
+  }
+  std::size_t size() const override { return cluster_.size(); }
+  test::redis_server& node(std::size_t i) override { return cluster_.node(i); }
+  std::string role(std::size_t i) override {
+    return master_slots(i).empty() ? " replica" : " master";
+  }
+  // A master that restarts empty, or whose replica takes over while it is down or paused, loses
+  // what it held (or had not replicated yet); a replica holds nothing the master does not.
+  std::vector<bool> loses(std::size_t i, const std::string&) override { return master_slots(i); }
+  // Shorter and longer than cluster-node-timeout (1 s): some faults end in a failover.
+  milliseconds longest_down() const override { return 3000ms; }
+  milliseconds longest_pause() const override { return 3000ms; }
+  bool restore(milliseconds timeout) override {
+    const auto deadline = clock_type::now() + timeout;
+    for (std::size_t i = 0; i < cluster_.size(); ++i) {
+      auto& node = cluster_.node(i);
+      node.resume();
+      if (!node.running()) node.restart();
+    }
+    // Every slot served, one replica per master, and every replica in sync: a replica still
+    // loading its first copy would lose the shard if its master failed next.
+    while (clock_type::now() < deadline) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_type::now());
+      if (cluster_.wait_until_stable(left) && replicas_in_sync()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+ private:
+  // Node i's slots if it is a master, asked of another node (empty for a replica).
+  std::vector<bool> master_slots(std::size_t i) {
+    for (std::size_t j = 0; j < cluster_.size(); ++j) {
+      if (j == i || !cluster_.node(j).running()) continue;
+      try {
+        const auto map = cluster_.slot_map(j);
+        std::vector<bool> slots(detail::cluster_slot_count, false);
+        bool any = false;
+        for (std::uint32_t slot = 0; slot < detail::cluster_slot_count; ++slot) {
+          const auto* master = map.master_for(static_cast<std::uint16_t>(slot));
+          if (master != nullptr && master->port == cluster_.port(i)) slots[slot] = any = true;
+        }
+        return any ? slots : std::vector<bool>{};
+      } catch (const std::exception&) {
+        continue;
+      }
+    }
+    // No other node answered: assume the worst.
+    return std::vector<bool>(detail::cluster_slot_count, true);
+  }
+
+  bool replicas_in_sync() const {
+    for (std::size_t i = 0; i < cluster_.size(); ++i) {
+      const auto info = cluster_.command(i, {"INFO", "replication"});
+      if (info.type != detail::redis_reply::kind::string) return false;
+      if (info.str.find("role:slave") != std::string::npos &&
+          info.str.find("master_link_status:up") == std::string::npos)
+        return false;
+    }
+    return true;
+  }
+
+  test::redis_cluster cluster_;
+};
+
 // The controller: one fault at a time with service in between, until the fault phase ends.
-void inject_faults(chaos_state& state, test::redis_server& server) {
+// False when the servers could not be brought back to normal (the run is then void).
+bool inject_faults(chaos_state& state, fault_target& target) {
   std::mt19937_64 random(state.settings().seed);
   const auto end = clock_type::now() + std::chrono::seconds(state.settings().seconds);
   auto sleep_ms = [&](std::uint64_t low, std::uint64_t high) {
     std::this_thread::sleep_for(milliseconds(low + random() % (high - low + 1)));
   };
+  const auto down = static_cast<std::uint64_t>(target.longest_down().count());
+  const auto paused = static_cast<std::uint64_t>(target.longest_pause().count());
   while (clock_type::now() < end) {
     sleep_ms(200, 1200);  // service between faults
+    const auto i = random() % target.size();
+    auto& server = target.node(i);
+    const auto role = target.role(i);
+    const auto start = now_ns();
+    std::string kind;
     switch (random() % 4) {
       case 0:
         server.kill();
-        state.count_fault("kill");
-        sleep_ms(0, 800);
+        state.count_fault(kind = "kill", role);
+        sleep_ms(0, down);
         server.restart();
         break;
       case 1:
         server.stop();
-        state.count_fault("stop");
-        sleep_ms(0, 800);
+        state.count_fault(kind = "stop", role);
+        sleep_ms(0, down);
         server.restart();
         break;
       case 2:
         server.pause();
-        state.count_fault("pause");
-        // Shorter and longer than the command timeout.
-        sleep_ms(50, 3 * static_cast<std::uint64_t>(state.settings().command_timeout.count()));
+        state.count_fault(kind = "pause", role);
+        sleep_ms(50, paused);
         server.resume();
         break;
       default:
         server.restart();
-        state.count_fault("restart");
+        state.count_fault(kind = "restart", role);
         break;
     }
+    const auto lost = target.loses(i, kind);
+    if (!target.restore(60s)) return false;
+    // A second of margin: the backend may still hold a connection to a node that has just
+    // been demoted.
+    if (!lost.empty())
+      state.exposed(lost.size() == 1 ? std::vector<bool>{} : lost, start,
+                    now_ns() + std::chrono::nanoseconds(1s).count());
   }
+  return true;
 }
 
 // The controller thread's whole timeline; returns the recovery time in ms (-1: none).
-double control(chaos_state& state, test::redis_server& server, milliseconds recovery_bound) {
-  inject_faults(state, server);
-  server.resume();
-  if (!server.running()) server.restart();
+double control(chaos_state& state, fault_target& target, milliseconds recovery_bound) {
+  const bool restored = inject_faults(state, target) && target.restore(60s);
+  if (!restored) state.violation("the servers did not come back to normal within 60 s");
   state.faults_end_ns.store(now_ns());
   state.current.store(phase::recovering);
   const auto give_up = clock_type::now() + recovery_bound + 10s;
-  while (state.first_success_after_faults_ns.load() == 0 && clock_type::now() < give_up)
-    std::this_thread::sleep_for(5ms);
+  // Both backends must have answered.
+  const auto first_of_both = [&]() -> std::int64_t {
+    const auto a = state.first_success_after_faults_ns.load();
+    const auto b = state.first_once_success_after_faults_ns.load();
+    return a == 0 || b == 0 ? 0 : std::max(a, b);
+  };
+  while (first_of_both() == 0 && clock_type::now() < give_up) std::this_thread::sleep_for(5ms);
   double recovery_ms = -1;
-  if (const auto first = state.first_success_after_faults_ns.load(); first != 0) {
+  if (const auto first = first_of_both(); first != 0) {
     recovery_ms = static_cast<double>(first - state.faults_end_ns.load()) / 1e6;
     if (recovery_ms > static_cast<double>(recovery_bound.count()))
       state.violation("recovery took longer than its bound");
@@ -524,8 +847,12 @@ double control(chaos_state& state, test::redis_server& server, milliseconds reco
 }
 
 int run_chaos(const chaos_settings& settings) {
-  test::redis_server server;
-  std::printf("redis-server on 127.0.0.1:%u\n", static_cast<unsigned>(server.port()));
+  std::unique_ptr<fault_target> target;
+  if (settings.cluster)
+    target = std::make_unique<cluster_nodes>();
+  else
+    target = std::make_unique<single_server>(settings);
+  std::printf("servers: %s\n", target->url().c_str());
   chaos_state state(settings);
   const auto recovery_bound =
       settings.command_timeout + settings.connect_timeout + settings.reconnect_max + settings.slack;
@@ -540,25 +867,31 @@ int run_chaos(const chaos_settings& settings) {
 
   asio::io_context io(static_cast<int>(settings.threads));
   {
-    string_cache cache(io.get_executor(),
-                       redis_options{.url = "redis://127.0.0.1:" + std::to_string(server.port()),
-                                     .prefix = "chaos:",
-                                     .connect_timeout = settings.connect_timeout,
-                                     .command_timeout = settings.command_timeout,
-                                     .reconnect_min = settings.reconnect_min,
-                                     .reconnect_max = settings.reconnect_max});
+    string_cache cache(io.get_executor(), redis_options{.url = target->url(),
+                                                        .prefix = key_prefix,
+                                                        .connect_timeout = settings.connect_timeout,
+                                                        .command_timeout = settings.command_timeout,
+                                                        .reconnect_min = settings.reconnect_min,
+                                                        .reconnect_max = settings.reconnect_max});
     std::exception_ptr error;
     std::atomic<std::size_t> running{0};
     std::thread controller;
+    string_cache once(io.get_executor(), redis_options{.url = target->url(),
+                                                       .prefix = once_prefix,
+                                                       .connect_timeout = settings.connect_timeout,
+                                                       .command_timeout = settings.command_timeout,
+                                                       .reconnect_min = settings.reconnect_min,
+                                                       .reconnect_max = settings.reconnect_max});
     std::vector<std::unique_ptr<chaos_worker>> workers;
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
           co_await cache.initialize();
-          controller = std::thread([&] { recovery_ms = control(state, server, recovery_bound); });
+          co_await once.initialize();
+          controller = std::thread([&] { recovery_ms = control(state, *target, recovery_bound); });
           running.store(settings.coroutines);
           for (std::size_t i = 0; i < settings.coroutines; ++i) {
-            workers.push_back(std::make_unique<chaos_worker>(state, cache, i));
+            workers.push_back(std::make_unique<chaos_worker>(state, cache, once, i));
             asio::co_spawn(io, workers.back()->run(), [&](std::exception_ptr e) {
               if (e) state.violation("a worker stopped with an exception other than cache_error");
               running.fetch_sub(1);
@@ -576,6 +909,25 @@ int run_chaos(const chaos_settings& settings) {
             poll.expires_after(10ms);
             co_await poll.async_wait(asio::use_awaitable);
           }
+          // Every key once more, with the servers back to normal and nothing else running.
+          if (running.load() == 0) {
+            for (const auto& key : state.keys()) {
+              try {
+                state.check_final(key, co_await cache.get(key));
+              } catch (const cache_error& e) {
+                state.violation("a read at the end failed: " + std::string(e.what()));
+              }
+            }
+            for (std::uint64_t i = 0; i < state.once_keys(); ++i) {
+              const auto key = "o" + std::to_string(i);
+              try {
+                state.check_final(key, co_await once.get(key), once_prefix);
+              } catch (const cache_error& e) {
+                state.violation("a read at the end failed: " + std::string(e.what()));
+              }
+            }
+          }
+          co_await once.shutdown();
           co_await cache.shutdown();
           state.workers_done.store(true);
         },
@@ -618,7 +970,8 @@ int main(int argc, char** argv) {
                                      {"reconnect-max-ms", "500"},
                                      {"slack-ms", "1000"},
                                      {"verify-seconds", "3"},
-                                     {"sigpipe", "default"}});
+                                     {"sigpipe", "default"},
+                                     {"cluster", "0"}});
     if (flags.help()) {
       std::cout << "chaos: faults against a Redis backend; see tests/reliability/chaos.cpp\n"
                 << flags.usage();
@@ -634,7 +987,8 @@ int main(int argc, char** argv) {
                                   milliseconds(flags.number("reconnect-max-ms")),
                                   milliseconds(flags.number("slack-ms")),
                                   flags.number("verify-seconds"),
-                                  flags.text("sigpipe") == "ignore"};
+                                  flags.text("sigpipe") == "ignore",
+                                  flags.number("cluster") != 0};
     const auto sigpipe_mode = flags.text("sigpipe");
     if (sigpipe_mode != "ignore" && sigpipe_mode != "count" && sigpipe_mode != "default")
       throw std::invalid_argument("--sigpipe takes count, ignore or default");
