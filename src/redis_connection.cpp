@@ -10,7 +10,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <array>
 #include <atomic>
 #include <mutex>
 #include <random>
@@ -36,14 +35,19 @@
 #include "redis_sentinel_resolver.hpp"
 #include "redis_sentinel_subscriber.hpp"
 #include "redis_tls.hpp"
+#include "redis_transport.hpp"
 
 namespace corocache::detail {
 
 std::string redis_endpoint::description() const {
-  if (sentinel) return redis_sentinel_discovery(*sentinel, {}).description();
   if (!unix_path.empty()) return "unix:" + unix_path;
-  const bool ipv6 = host.find(':') != std::string::npos;
-  auto where = (ipv6 ? "[" + host + "]:" : host + ":") + std::to_string(port);
+  std::string where;
+  if (sentinel) {
+    where = redis_sentinel_discovery(*sentinel, {}).description();
+  } else {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    where = (ipv6 ? "[" + host + "]:" : host + ":") + std::to_string(port);
+  }
   if (tls) where += tls->verify ? " (TLS)" : " (TLS, verify=none: insecure)";
   return where;
 }
@@ -93,50 +97,6 @@ void enable_keepalive(socket_type& socket) {
 
 }  // namespace
 
-// One connect attempt's I/O objects. Handlers hold it, so buffers outlive every pending
-// operation on its socket even after the driver moved on to the next attempt.
-struct redis_transport {
-  redis_transport(const strand_type& strand, std::uint64_t attempt)
-      : socket(strand), resolver(strand), attempt(attempt) {}
-  /// Over a socket that is already connected (the master Sentinel discovery found).
-  redis_transport(socket_type connected, const strand_type& strand, std::uint64_t attempt)
-      : socket(std::move(connected)), resolver(strand), attempt(attempt) {}
-
-  socket_type socket;
-  asio::ip::tcp::resolver resolver;
-  std::uint64_t attempt;
-  redis_reply_reader reader;
-  std::vector<asio::generic::stream_protocol::endpoint> addresses;
-  std::size_t next_address = 0;
-  std::string last_error;
-  std::string writing;
-  std::array<char, 64 * 1024> reading;
-  std::unique_ptr<redis_tls_layer> tls;  // rediss://, once the TCP connection is up
-
-  // The one branch between TLS and plain TCP: no virtual call, no allocation on either path.
-  template <class Handler>
-  void async_read_some(Handler&& handler) {
-    if (tls) return tls->stream.async_read_some(asio::buffer(reading), std::move(handler));
-    socket.async_read_some(asio::buffer(reading), std::move(handler));
-  }
-  /// Writes what is left of `writing` after its first `already_sent` bytes.
-  template <class Handler>
-  void async_write(std::size_t already_sent, Handler&& handler) {
-    const auto rest = asio::buffer(writing) + already_sent;
-    if (tls) return asio::async_write(tls->stream, rest, std::move(handler));
-    asio::async_write(socket, rest, std::move(handler));
-  }
-  /// A read or write error in words; TLS errors name their cause (e.g. a refused certificate).
-  [[nodiscard]] std::string describe(const asio::error_code& ec,
-                                     const redis_endpoint& endpoint) const {
-    if (tls && ec.category() == asio::error::get_ssl_category())
-      return describe_tls_failure(ec, *tls, *endpoint.tls);
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
-      return "the server closed the connection";
-    return ec.message();
-  }
-};
-
 class redis_connection_core : public std::enable_shared_from_this<redis_connection_core> {
  public:
   redis_connection_core(asio::any_io_executor executor, const redis_connection_options& options)
@@ -147,10 +107,18 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         fsm_(fsm_config_of(options)),
         tick_timer_(strand_),
         backoff_timer_(strand_) {
+    if (endpoint_.tls) {
+      // One context for every connection of this endpoint (with Sentinel: the sentinels' too);
+      // when a file cannot be loaded, every connect fails saying which.
+      auto tls = std::make_shared<redis_tls_client>();
+      tls->settings = *endpoint_.tls;
+      tls->context = make_tls_context(tls->settings, tls_error_);
+      if (tls->context) tls_ = std::move(tls);
+    }
     if (endpoint_.sentinel) {
       const auto exchanges = static_cast<int>(endpoint_.sentinel->sentinels.size()) + 1;
       sentinel_ = std::make_shared<redis_sentinel_resolver>(
-          strand_, redis_sentinel_discovery(*endpoint_.sentinel, handshake_of(endpoint_)),
+          strand_, redis_sentinel_discovery(*endpoint_.sentinel, handshake_of(endpoint_)), tls_,
           std::max(options.connect_timeout / exchanges, std::chrono::milliseconds(1)));
       master_watch_.emplace(endpoint_.sentinel->master_name, options.reconnect_max);
       subscription_schedule_.emplace(endpoint_.sentinel->sentinels.size(), options.reconnect_min,
@@ -277,11 +245,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   void close_transport() {
     if (sentinel_) sentinel_->cancel();
     if (!transport_) return;
-    asio::error_code ignored;
-    transport_->resolver.cancel();
-    if (transport_->tls) transport_->tls->deadline.cancel();
-    transport_->socket.shutdown(socket_type::shutdown_both, ignored);
-    transport_->socket.close(ignored);
+    transport_->close();
     transport_.reset();
   }
 
@@ -289,44 +253,28 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
 
   void open(std::uint64_t attempt) {
     close_transport();
+    if (endpoint_.tls && !tls_) {
+      fsm_.on_open_failed(attempt, tls_error_);
+      return after_event();
+    }
     if (sentinel_) return open_sentinel_master(attempt);
-    transport_ = std::make_shared<redis_transport>(strand_, attempt);
+    auto t = std::make_shared<redis_transport>(strand_, attempt);
+    transport_ = t;
+    auto opened = [self = shared_from_this(), t](const std::string& error) {
+      if (self->transport_ != t) return;
+      if (!error.empty()) return self->open_failed(*t, error);
+      if (self->endpoint_.unix_path.empty()) enable_keepalive(t->socket);
+      // write() sends without blocking on plain sockets, then waits with async_write.
+      asio::error_code ignored;
+      if (!t->tls) t->socket.non_blocking(true, ignored);
+      self->opened(t);
+    };
     if (!endpoint_.unix_path.empty()) {
-      transport_->addresses.emplace_back(
-          asio::local::stream_protocol::endpoint(endpoint_.unix_path));
-      return connect_next(transport_);
+      t->addresses.emplace_back(asio::local::stream_protocol::endpoint(endpoint_.unix_path));
+      return connect_transport(t, endpoint_.host, nullptr, {}, std::move(opened));
     }
-    transport_->resolver.async_resolve(
-        endpoint_.host, std::to_string(endpoint_.port),
-        [self = shared_from_this(), t = transport_](const asio::error_code& ec,
-                                                    asio::ip::tcp::resolver::results_type results) {
-          if (self->transport_ != t) return;
-          if (ec) return self->open_failed(*t, "cannot resolve host: " + ec.message());
-          for (const auto& entry : results) t->addresses.emplace_back(entry.endpoint());
-          self->connect_next(t);
-        });
-  }
-
-  void connect_next(const std::shared_ptr<redis_transport>& t) {
-    if (t->next_address >= t->addresses.size()) {
-      return open_failed(*t, t->last_error.empty() ? "no address" : t->last_error);
-    }
-    asio::error_code ignored;
-    t->socket.close(ignored);
-    t->socket.async_connect(t->addresses[t->next_address++],
-                            [self = shared_from_this(), t](const asio::error_code& ec) {
-                              if (self->transport_ != t) return;
-                              if (ec) {
-                                t->last_error = ec.message();
-                                return self->connect_next(t);
-                              }
-                              if (self->endpoint_.unix_path.empty()) enable_keepalive(t->socket);
-                              if (self->endpoint_.tls) return self->start_tls(t);
-                              // write() sends without blocking, then waits with async_write.
-                              asio::error_code ignored;
-                              t->socket.non_blocking(true, ignored);
-                              self->opened(t);
-                            });
+    open_transport(t, endpoint_.host, endpoint_.port, tls_, tls_handshake_limit_,
+                   std::move(opened));
   }
 
   // redis-sentinel://: the resolver finds the master, authenticates, selects the database and
@@ -334,7 +282,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   void open_sentinel_master(std::uint64_t attempt) {
     if (!subscriber_) subscribe_to_failovers();
     // Weak: the resolver keeps the handler, and must not keep the connection alive with it.
-    sentinel_->resolve([weak = weak_from_this(), attempt](std::optional<socket_type> master,
+    sentinel_->resolve([weak = weak_from_this(), attempt](std::shared_ptr<redis_transport> master,
                                                           const sentinel_step& outcome) {
       const auto self = weak.lock();
       if (!self) return;
@@ -343,11 +291,11 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
         return self->after_event();
       }
       self->master_watch_->on_master(outcome.host, outcome.port);
-      self->transport_ =
-          std::make_shared<redis_transport>(std::move(*master), self->strand_, attempt);
+      master->attempt = attempt;
+      self->transport_ = std::move(master);
       enable_keepalive(self->transport_->socket);
       asio::error_code ignored;
-      self->transport_->socket.non_blocking(true, ignored);  // as for a plain connection
+      if (!self->transport_->tls) self->transport_->socket.non_blocking(true, ignored);
       self->fsm_.on_opened_ready(attempt);
       self->read(self->transport_);
       self->after_event();
@@ -359,7 +307,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   // dropped, and the usual reconnect asks the sentinels again, the announcing one first.
   void subscribe_to_failovers() {
     subscriber_ = std::make_shared<redis_sentinel_subscriber>(
-        strand_, *endpoint_.sentinel, *subscription_schedule_, subscription_limit_,
+        strand_, *endpoint_.sentinel, tls_, *subscription_schedule_, subscription_limit_,
         [weak = weak_from_this()](const sentinel_switch& announcement, std::size_t sentinel) {
           if (const auto self = weak.lock()) self->on_failover_announced(announcement, sentinel);
         });
@@ -384,40 +332,6 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     after_event();
   }
 
-  // The TLS handshake (with the server's certificate and name verified) is part of opening: the
-  // machine writes nothing, not even AUTH, before on_opened().
-  void start_tls(const std::shared_ptr<redis_transport>& t) {
-    if (!tls_context_) {
-      std::string error;
-      tls_context_ = make_tls_context(*endpoint_.tls, error);
-      if (!tls_context_) return open_failed(*t, error);
-    }
-    t->tls =
-        std::make_unique<redis_tls_layer>(t->socket, *tls_context_, *endpoint_.tls, endpoint_.host);
-    if (tls_handshake_limit_.count() > 0) {
-      t->tls->deadline.expires_after(tls_handshake_limit_);
-      t->tls->deadline.async_wait([self = shared_from_this(), t](const asio::error_code& ec) {
-        if (ec || self->transport_ != t) return;
-        t->tls->timed_out = true;
-        asio::error_code ignored;
-        t->socket.cancel(ignored);
-      });
-    }
-    t->tls->stream.async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(),
-                                                                    t](const asio::error_code& ec) {
-      if (self->transport_ != t) return;
-      t->tls->deadline.cancel();
-      if (t->tls->timed_out) {
-        return self->open_failed(*t, describe_tls_timeout(self->tls_handshake_limit_));
-      }
-      if (ec) {
-        return self->open_failed(
-            *t, "TLS handshake failed: " + describe_tls_failure(ec, *t->tls, *self->endpoint_.tls));
-      }
-      self->opened(t);
-    });
-  }
-
   void open_failed(redis_transport& t, const std::string& why) {
     fsm_.on_open_failed(t.attempt, why);
     after_event();
@@ -429,7 +343,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     t->async_read_some([self = shared_from_this(), t](const asio::error_code& ec, std::size_t n) {
       if (self->transport_ != t) return;
       if (ec) {
-        self->fsm_.on_lost(t->attempt, t->describe(ec, self->endpoint_));
+        self->fsm_.on_lost(t->attempt, t->describe(ec));
         return self->after_event();
       }
       if (self->deliver(*t, n)) self->read(t);
@@ -481,7 +395,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       asio::error_code ec;
       sent = t->socket.write_some(asio::buffer(t->writing), ec);
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-        fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec, endpoint_));
+        fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec));
         return true;
       }
       if (sent == t->writing.size()) {
@@ -492,7 +406,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
     t->async_write(sent, [self = shared_from_this(), t](const asio::error_code& ec, std::size_t) {
       if (self->transport_ != t) return;
       if (ec) {
-        self->fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec, self->endpoint_));
+        self->fsm_.on_lost(t->attempt, "cannot write: " + t->describe(ec));
       } else {
         self->fsm_.on_written(t->attempt);
       }
@@ -518,7 +432,8 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   strand_type strand_;
   redis_endpoint endpoint_;
   std::chrono::milliseconds tls_handshake_limit_;
-  std::shared_ptr<asio::ssl::context> tls_context_;  // made at the first rediss:// attempt
+  std::shared_ptr<const redis_tls_client> tls_;  // TLS endpoints: null when tls_error_ is set
+  std::string tls_error_;                        // why the TLS context could not be made
   redis_connection_fsm fsm_;
   asio::steady_timer tick_timer_;
   asio::steady_timer backoff_timer_;

@@ -36,6 +36,10 @@ void check_positive(const backend_url& url, std::string_view name,
     fail(url, fmt::format("{} must be positive, got {}ms", name, value.count()));
 }
 
+bool is_sentinel_scheme(std::string_view scheme) {
+  return scheme == "redis-sentinel" || scheme == "rediss-sentinel";
+}
+
 redis_address address_of(const backend_url& url, url_parameters& parameters) {
   redis_address address;
   address.user = url.user;
@@ -48,8 +52,9 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
     fail(url, "the password is empty: write redis://user:password@host, or no user-info at all");
 
   std::optional<int> path_db;
-  if (url.scheme != "redis-sentinel" && url.scheme != "redis-cluster" && !url.more_hosts.empty())
-    fail(url, "only redis-sentinel:// and redis-cluster:// take a list of hosts");
+  if (!is_sentinel_scheme(url.scheme) && url.scheme != "redis-cluster" && !url.more_hosts.empty())
+    fail(url,
+         "only redis-sentinel://, rediss-sentinel:// and redis-cluster:// take a list of hosts");
   if (url.scheme == "unix") {
     if (!url.host.empty() || url.port)
       fail(url, "a unix socket URL has no host or port: write unix:///path/to/redis.sock");
@@ -72,10 +77,11 @@ redis_address address_of(const backend_url& url, url_parameters& parameters) {
   return address;
 }
 
-// ca=, cert=, key=, sni= and verify= of a rediss:// URL; on any other scheme they are unknown
-// parameters. Values are never echoed: a password may have been written as one.
+// ca=, cert=, key=, sni= and verify= of a rediss:// or rediss-sentinel:// URL; on any other
+// scheme they are unknown parameters. Values are never echoed: a password may have been written
+// as one.
 std::optional<redis_tls_settings> tls_of(const backend_url& url, url_parameters& parameters) {
-  if (url.scheme != "rediss") return std::nullopt;
+  if (url.scheme != "rediss" && url.scheme != "rediss-sentinel") return std::nullopt;
   redis_tls_settings tls;
   tls.ca = parameters.take("ca").value_or("");
   tls.cert = parameters.take("cert").value_or("");
@@ -90,11 +96,12 @@ std::optional<redis_tls_settings> tls_of(const backend_url& url, url_parameters&
   return tls;
 }
 
-// master=, sentinel_user= and sentinel_password= of a redis-sentinel:// URL, and its host list;
-// on any other scheme they are unknown parameters. Values are never echoed.
+// master=, sentinel_user= and sentinel_password= of a redis-sentinel:// or rediss-sentinel://
+// URL, and its host list; on any other scheme they are unknown parameters. Values are never
+// echoed.
 std::optional<redis_sentinel_settings> sentinel_of(const backend_url& url,
                                                    url_parameters& parameters) {
-  if (url.scheme != "redis-sentinel") return std::nullopt;
+  if (!is_sentinel_scheme(url.scheme)) return std::nullopt;
   redis_sentinel_settings sentinel;
   if (url.host.empty()) fail(url, "the Sentinels' host:port list is missing");
   sentinel.sentinels.push_back({url.host, url.port.value_or(26379)});
@@ -140,14 +147,15 @@ std::string describe(const backend_url& url, const redis_address& address) {
   const std::string_view credentials = url.user.empty() && !url.password ? "" : "***@";
   if (!address.unix_path.empty())
     return fmt::format("unix://{}{}?db={}", credentials, address.unix_path, address.db);
+  const bool insecure = address.tls && !address.tls->verify;
   if (address.sentinel) {
-    return fmt::format("redis-sentinel://{}{}/{}", credentials,
-                       host_list(address.sentinel->sentinels), address.db);
+    return fmt::format("{}://{}{}/{}{}", address.tls ? "rediss-sentinel" : "redis-sentinel",
+                       credentials, host_list(address.sentinel->sentinels), address.db,
+                       insecure ? "?verify=none (insecure)" : "");
   }
   if (address.cluster)
     return fmt::format("redis-cluster://{}{}", credentials, host_list(address.cluster->seeds));
   const bool ipv6 = address.host.find(':') != std::string::npos;
-  const bool insecure = address.tls && !address.tls->verify;
   return fmt::format("{}://{}{}{}{}:{}/{}{}", address.tls ? "rediss" : "redis", credentials,
                      ipv6 ? "[" : "", address.host, ipv6 ? "]" : "", address.port, address.db,
                      insecure ? "?verify=none (insecure)" : "");
@@ -161,9 +169,10 @@ redis_settings resolve_redis_options(const redis_options& options) {
 
 redis_settings resolve_redis_url(const backend_url& url, const redis_options& defaults) {
   if (url.scheme != "redis" && url.scheme != "rediss" && url.scheme != "unix" &&
-      url.scheme != "redis-sentinel" && url.scheme != "redis-cluster")
+      !is_sentinel_scheme(url.scheme) && url.scheme != "redis-cluster")
     fail(url,
-         "the scheme must be redis://, rediss://, unix://, redis-sentinel:// or redis-cluster://");
+         "the scheme must be redis://, rediss://, unix://, redis-sentinel://, rediss-sentinel:// "
+         "or redis-cluster://");
 
   url_parameters parameters(url);
   redis_settings settings;

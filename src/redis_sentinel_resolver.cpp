@@ -3,43 +3,20 @@
 // are ignored.
 #include "redis_sentinel_resolver.hpp"
 
-#include <array>
 #include <utility>
 #include <vector>
-
-#include <asio/buffer.hpp>
-#include <asio/connect.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/write.hpp>
 
 #include "corocache/detail/redis_reply_reader.hpp"
 
 namespace corocache::detail {
 
-struct redis_sentinel_resolver::exchange {
-  explicit exchange(const strand_type& strand) : socket(strand), resolver(strand) {}
-
-  redis_socket socket;
-  asio::ip::tcp::resolver resolver;
-  redis_reply_reader reader;
-  std::string writing;
-  std::array<char, 4096> reading;
-};
-
-namespace {
-
-std::string describe(const asio::error_code& ec) {
-  if (ec == asio::error::eof) return "the server closed the connection";
-  return ec.message();
-}
-
-}  // namespace
-
 redis_sentinel_resolver::redis_sentinel_resolver(strand_type strand,
                                                  redis_sentinel_discovery discovery,
+                                                 std::shared_ptr<const redis_tls_client> tls,
                                                  std::chrono::milliseconds exchange_limit)
     : strand_(std::move(strand)),
       discovery_(std::move(discovery)),
+      tls_(std::move(tls)),
       exchange_limit_(exchange_limit),
       timer_(strand_) {}
 
@@ -57,9 +34,7 @@ void redis_sentinel_resolver::cancel() {
 void redis_sentinel_resolver::drop_exchange() {
   timer_.cancel();
   if (!current_) return;
-  asio::error_code ignored;
-  current_->resolver.cancel();
-  current_->socket.close(ignored);
+  current_->close();
   current_.reset();
 }
 
@@ -73,17 +48,15 @@ void redis_sentinel_resolver::step_to(sentinel_step step) {
       return;  // read() reads on
     case sentinel_step::kind::done: {
       timer_.cancel();
-      auto master = std::move(current_->socket);
-      current_.reset();
-      return finish(std::move(master), step);
+      return finish(std::exchange(current_, nullptr), step);
     }
     case sentinel_step::kind::failed:
       drop_exchange();
-      return finish(std::nullopt, step);
+      return finish(nullptr, step);
   }
 }
 
-void redis_sentinel_resolver::finish(std::optional<redis_socket> master,
+void redis_sentinel_resolver::finish(std::shared_ptr<redis_transport> master,
                                      const sentinel_step& outcome) {
   // Moved out first: the handler may start the next round.
   auto done = std::exchange(done_, nullptr);
@@ -92,60 +65,51 @@ void redis_sentinel_resolver::finish(std::optional<redis_socket> master,
 
 void redis_sentinel_resolver::connect(const std::string& host, std::uint16_t port) {
   drop_exchange();
-  auto x = std::make_shared<exchange>(strand_);
+  auto x = std::make_shared<exchange>(strand_, 0);
   current_ = x;
   timer_.expires_after(exchange_limit_);
   timer_.async_wait([self = shared_from_this(), x](const asio::error_code& ec) {
     if (ec || self->current_ != x) return;
-    self->failed(x, "no answer within " + std::to_string(self->exchange_limit_.count()) + "ms");
+    const bool handshaking = x->tls && !x->tls_verified;
+    self->failed(x, (handshaking ? "no answer to the TLS handshake within " : "no answer within ") +
+                        std::to_string(self->exchange_limit_.count()) + "ms");
   });
-  x->resolver.async_resolve(
-      host, std::to_string(port),
-      [self = shared_from_this(), x](const asio::error_code& ec,
-                                     asio::ip::tcp::resolver::results_type results) {
-        if (self->current_ != x) return;
-        if (ec) return self->failed(x, "cannot resolve host: " + ec.message());
-        std::vector<asio::generic::stream_protocol::endpoint> addresses;
-        for (const auto& entry : results) addresses.emplace_back(entry.endpoint());
-        asio::async_connect(x->socket, addresses,
-                            [self, x](const asio::error_code& ec, const auto&) {
-                              if (self->current_ != x) return;
-                              if (ec) return self->failed(x, ec.message());
-                              self->step_to(self->discovery_.on_connected());
-                            });
-      });
+  // The exchange's timer bounds the handshake too: no separate limit.
+  open_transport(x, host, port, tls_, std::chrono::milliseconds(0),
+                 [self = shared_from_this(), x](const std::string& error) {
+                   if (self->current_ != x) return;
+                   if (!error.empty()) return self->failed(x, error);
+                   self->step_to(self->discovery_.on_connected());
+                 });
 }
 
 void redis_sentinel_resolver::send(std::vector<redis_command>& commands) {
   const auto x = current_;
   x->writing.clear();
   for (auto& command : commands) x->writing += command.resp();
-  asio::async_write(x->socket, asio::buffer(x->writing),
-                    [self = shared_from_this(), x](const asio::error_code& ec, std::size_t) {
-                      if (self->current_ != x || !ec) return;
-                      self->failed(x, "cannot write: " + describe(ec));
-                    });
+  x->async_write(0, [self = shared_from_this(), x](const asio::error_code& ec, std::size_t) {
+    if (self->current_ != x || !ec) return;
+    self->failed(x, "cannot write: " + x->describe(ec));
+  });
   read(x);
 }
 
 void redis_sentinel_resolver::read(const std::shared_ptr<exchange>& x) {
-  x->socket.async_read_some(
-      asio::buffer(x->reading),
-      [self = shared_from_this(), x](const asio::error_code& ec, std::size_t n) {
-        if (self->current_ != x) return;
-        if (ec) return self->failed(x, describe(ec));
-        if (!x->reader.feed(x->reading.data(), n))
-          return self->failed(x, "out of memory reading a reply");
-        redis_reply reply;
-        while (true) {
-          const auto got = x->reader.next(reply);
-          if (got == redis_reply_reader::result::error)
-            return self->failed(x, std::string("protocol error: ") + x->reader.error());
-          if (got == redis_reply_reader::result::incomplete) return self->read(x);
-          auto step = self->discovery_.on_reply(reply);
-          if (step.what != sentinel_step::kind::wait) return self->step_to(std::move(step));
-        }
-      });
+  x->async_read_some([self = shared_from_this(), x](const asio::error_code& ec, std::size_t n) {
+    if (self->current_ != x) return;
+    if (ec) return self->failed(x, x->describe(ec));
+    if (!x->reader.feed(x->reading.data(), n))
+      return self->failed(x, "out of memory reading a reply");
+    redis_reply reply;
+    while (true) {
+      const auto got = x->reader.next(reply);
+      if (got == redis_reply_reader::result::error)
+        return self->failed(x, std::string("protocol error: ") + x->reader.error());
+      if (got == redis_reply_reader::result::incomplete) return self->read(x);
+      auto step = self->discovery_.on_reply(reply);
+      if (step.what != sentinel_step::kind::wait) return self->step_to(std::move(step));
+    }
+  });
 }
 
 void redis_sentinel_resolver::failed(const std::shared_ptr<exchange>& x, const std::string& why) {

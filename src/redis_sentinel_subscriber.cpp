@@ -1,43 +1,33 @@
 // redis_sentinel_subscriber: keeps one +switch-master subscription alive (see the header).
 #include "redis_sentinel_subscriber.hpp"
 
-#include <array>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <asio/buffer.hpp>
-#include <asio/connect.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/write.hpp>
-
 #include "corocache/detail/redis_command.hpp"
 #include "corocache/detail/redis_reply_reader.hpp"
-#include "redis_tls.hpp"
 
 namespace corocache::detail {
 
-struct redis_sentinel_subscriber::link {
+struct redis_sentinel_subscriber::link : redis_transport {
   link(const strand_type& strand, std::size_t sentinel)
-      : socket(strand), resolver(strand), sentinel(sentinel) {}
+      : redis_transport(strand, 0), sentinel(sentinel) {}
 
-  redis_socket socket;
-  asio::ip::tcp::resolver resolver;
   std::size_t sentinel;
-  redis_reply_reader reader;
-  std::string writing;
-  std::array<char, 4096> reading;
   std::size_t auth_left = 0;  // replies still due to AUTH
   bool confirmed = false;     // the sentinel answered SUBSCRIBE
 };
 
 redis_sentinel_subscriber::redis_sentinel_subscriber(strand_type strand,
                                                      redis_sentinel_settings settings,
+                                                     std::shared_ptr<const redis_tls_client> tls,
                                                      sentinel_subscription_schedule schedule,
                                                      std::chrono::milliseconds confirm_limit,
                                                      switch_handler on_switch)
     : strand_(std::move(strand)),
       settings_(std::move(settings)),
+      tls_(std::move(tls)),
       schedule_(std::move(schedule)),
       confirm_limit_(confirm_limit),
       on_switch_(std::move(on_switch)),
@@ -57,9 +47,7 @@ void redis_sentinel_subscriber::stop() {
 
 void redis_sentinel_subscriber::drop_link() {
   if (!current_) return;
-  asio::error_code ignored;
-  current_->resolver.cancel();
-  current_->socket.close(ignored);
+  current_->close();
   current_.reset();
 }
 
@@ -81,51 +69,40 @@ void redis_sentinel_subscriber::connect(std::size_t sentinel) {
     self->failed(x);  // no confirmation in time: a hung or overloaded sentinel
   });
   const auto& where = settings_.sentinels[sentinel];
-  x->resolver.async_resolve(
-      where.host, std::to_string(where.port),
-      [self = shared_from_this(), x](const asio::error_code& ec,
-                                     asio::ip::tcp::resolver::results_type results) {
-        if (self->current_ != x) return;
-        if (ec) return self->failed(x);
-        std::vector<asio::generic::stream_protocol::endpoint> addresses;
-        for (const auto& entry : results) addresses.emplace_back(entry.endpoint());
-        asio::async_connect(
-            x->socket, addresses, [self, x](const asio::error_code& ec, const auto&) {
-              if (self->current_ != x) return;
-              if (ec) return self->failed(x);
-              const auto& s = self->settings_;
-              if (s.password) {
-                auto auth = s.user.empty() ? redis_command{"AUTH", *s.password}
-                                           : redis_command{"AUTH", s.user, *s.password};
-                x->writing += auth.resp();
-                x->auth_left = 1;
-              }
-              redis_command subscribe{"SUBSCRIBE", "+switch-master"};
-              x->writing += subscribe.resp();
-              asio::async_write(x->socket, asio::buffer(x->writing),
-                                [self, x](const asio::error_code& ec, std::size_t) {
-                                  if (ec) self->failed(x);
-                                });
-              self->read(x);
-            });
-      });
+  // Nothing is written before the connection (and, with TLS, the sentinel's certificate) is up.
+  open_transport(x, where.host, where.port, tls_, std::chrono::milliseconds(0),
+                 [self = shared_from_this(), x](const std::string& error) {
+                   if (self->current_ != x) return;
+                   if (!error.empty()) return self->failed(x);
+                   const auto& s = self->settings_;
+                   if (s.password) {
+                     auto auth = s.user.empty() ? redis_command{"AUTH", *s.password}
+                                                : redis_command{"AUTH", s.user, *s.password};
+                     x->writing += auth.resp();
+                     x->auth_left = 1;
+                   }
+                   redis_command subscribe{"SUBSCRIBE", "+switch-master"};
+                   x->writing += subscribe.resp();
+                   x->async_write(0, [self, x](const asio::error_code& ec, std::size_t) {
+                     if (ec) self->failed(x);
+                   });
+                   self->read(x);
+                 });
 }
 
 void redis_sentinel_subscriber::read(const std::shared_ptr<link>& x) {
-  x->socket.async_read_some(
-      asio::buffer(x->reading),
-      [self = shared_from_this(), x](const asio::error_code& ec, std::size_t n) {
-        if (self->current_ != x) return;
-        if (ec || !x->reader.feed(x->reading.data(), n)) return self->failed(x);
-        redis_reply reply;
-        while (true) {
-          const auto got = x->reader.next(reply);
-          if (got == redis_reply_reader::result::error) return self->failed(x);
-          if (got == redis_reply_reader::result::incomplete) return self->read(x);
-          if (!self->on_reply(x, reply)) return self->failed(x);
-          if (self->current_ != x) return;  // the handler stopped the subscription
-        }
-      });
+  x->async_read_some([self = shared_from_this(), x](const asio::error_code& ec, std::size_t n) {
+    if (self->current_ != x) return;
+    if (ec || !x->reader.feed(x->reading.data(), n)) return self->failed(x);
+    redis_reply reply;
+    while (true) {
+      const auto got = x->reader.next(reply);
+      if (got == redis_reply_reader::result::error) return self->failed(x);
+      if (got == redis_reply_reader::result::incomplete) return self->read(x);
+      if (!self->on_reply(x, reply)) return self->failed(x);
+      if (self->current_ != x) return;  // the handler stopped the subscription
+    }
+  });
 }
 
 bool redis_sentinel_subscriber::on_reply(const std::shared_ptr<link>& x, const redis_reply& reply) {

@@ -1,8 +1,9 @@
-// redis_sentinel_subscriber: the subscription of a redis-sentinel:// connection to the
-// sentinels' +switch-master announcements. One sentinel at a time carries it; when that sentinel
-// cannot be reached, refuses, does not confirm in time or drops the connection, the next one in
-// turn is tried after a bounded backoff (sentinel_subscription_schedule decides). Announcements are
-// handed to the connection, which decides (sentinel_master_watch). Runs on the connection's strand.
+// redis_sentinel_subscriber: the subscription of a redis-sentinel:// (or rediss-sentinel://, over
+// TLS) connection to the sentinels' +switch-master announcements. One sentinel at a time carries
+// it; when that sentinel cannot be reached, refuses, does not confirm in time or drops the
+// connection, the next one in turn is tried after a bounded backoff (sentinel_subscription_schedule
+// decides). Announcements are handed to the connection, which decides (sentinel_master_watch). Runs
+// on the connection's strand.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "corocache/detail/redis_sentinel_watch.hpp"
 #include "corocache/redis_options.hpp"
+#include "redis_transport.hpp"
 
 namespace corocache::detail {
 
@@ -25,8 +27,10 @@ class redis_sentinel_subscriber : public std::enable_shared_from_this<redis_sent
   /// An announcement, and the index of the sentinel that made it (its view is up to date).
   using switch_handler = std::function<void(const sentinel_switch&, std::size_t sentinel)>;
 
-  /// `confirm_limit` bounds connecting and the sentinel's confirmation of the subscription.
+  /// `tls`: set for rediss-sentinel://; `confirm_limit` bounds connecting (TLS handshake
+  /// included) and the sentinel's confirmation of the subscription.
   redis_sentinel_subscriber(strand_type strand, redis_sentinel_settings settings,
+                            std::shared_ptr<const redis_tls_client> tls,
                             sentinel_subscription_schedule schedule,
                             std::chrono::milliseconds confirm_limit, switch_handler on_switch);
 
@@ -47,6 +51,7 @@ class redis_sentinel_subscriber : public std::enable_shared_from_this<redis_sent
 
   strand_type strand_;
   redis_sentinel_settings settings_;
+  std::shared_ptr<const redis_tls_client> tls_;
   sentinel_subscription_schedule schedule_;
   std::chrono::milliseconds confirm_limit_;
   switch_handler on_switch_;

@@ -7,16 +7,20 @@
 //   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db]?master=NAME[&parameters]
 //     the master NAME that the listed Sentinels (port 26379 by default) point at; the user-info
 //     authenticates to the master, sentinel_user= and sentinel_password= to the Sentinels.
+//   rediss-sentinel://... the same over TLS: the Sentinels (discovery and the +switch-master
+//     subscription) and the master are all reached over TLS with the TLS parameters below; each
+//     node's name is checked against its own host (the one in the URL for a Sentinel, the one the
+//     Sentinels give for the master) unless sni= names one for all.
 //   redis-cluster://[[user]:password@]host[:port][,host[:port]...][?parameters]
 //     a Redis Cluster: the listed nodes (port 6379 by default) are only where discovery starts,
 //     the topology comes from the cluster. A cluster has no databases: a path or ?db= other than
 //     0 is rejected. The user-info authenticates to every node.
-// TLS parameters (rediss:// only): ca=FILE|DIR (trusted CAs; default the system's trust store),
-// cert=FILE and key=FILE (a client certificate for mutual TLS; both or neither), sni=NAME (the
-// name sent and verified; default the host), verify=peer|none (none: INSECURE, no check of the
-// server's certificate or name; every message about such a connection says so).
-// Query parameters: prefix=app: (key prefix), db=N, connect_timeout=500ms, command_timeout=1s,
-// reconnect_min=50ms, reconnect_max=2s, health_check_interval=5s (0s disables),
+// TLS parameters (rediss:// and rediss-sentinel:// only): ca=FILE|DIR (trusted CAs; default the
+// system's trust store), cert=FILE and key=FILE (a client certificate for mutual TLS; both or
+// neither), sni=NAME (the name sent and verified; default the host), verify=peer|none (none:
+// INSECURE, no check of the server's certificate or name; every message about such a connection
+// says so). Query parameters: prefix=app: (key prefix), db=N, connect_timeout=500ms,
+// command_timeout=1s, reconnect_min=50ms, reconnect_max=2s, health_check_interval=5s (0s disables),
 // allow_start_offline=true|false (durations take a unit: ms, s, m, h). Any other parameter is an
 // error, so a typo never goes unnoticed. A user needs a non-empty password ("redis://user@host"
 // and "redis://user:@host" are rejected as ambiguous). Error messages never show the user-info,
@@ -62,7 +66,7 @@ struct redis_options {
 
 namespace detail {
 
-/// The TLS settings of a rediss:// URL.
+/// The TLS settings of a rediss:// or rediss-sentinel:// URL.
 struct redis_tls_settings {
   std::string ca;      ///< PEM file or hashed directory of trusted CAs; empty: the system's store
   std::string cert;    ///< client certificate chain (PEM) for mutual TLS; empty: none
@@ -71,7 +75,7 @@ struct redis_tls_settings {
   bool verify = true;  ///< false (verify=none): the server's certificate is not checked: insecure
 };
 
-/// The Sentinels of a redis-sentinel:// URL, asked for the master's address on every connect.
+/// The Sentinels of a redis[s]-sentinel:// URL, asked for the master's address on every connect.
 struct redis_sentinel_settings {
   struct endpoint {
     std::string host;
@@ -100,8 +104,8 @@ struct redis_address {
   std::string user;       ///< ACL user; empty: the default user
   std::optional<std::string> password;
   int db = 0;
-  std::optional<redis_tls_settings> tls;  ///< set for rediss://
-  /// Set for redis-sentinel://: host and port are then unused, the Sentinels give the master's.
+  std::optional<redis_tls_settings> tls;  ///< set for rediss:// and rediss-sentinel://
+  /// Set for redis[s]-sentinel://: host and port are then unused, the Sentinels give the master's.
   std::optional<redis_sentinel_settings> sentinel;
   /// Set for redis-cluster://: host and port are then the first seed.
   std::optional<redis_cluster_settings> cluster;
@@ -118,7 +122,7 @@ struct redis_settings {
   std::chrono::milliseconds health_check_interval{};  ///< zero: no health checks
   bool allow_start_offline = false;  ///< initialize() succeeds without a reachable server
   /// "redis[s]://[***@]host:port/db", "unix://[***@]/path?db=N" or
-  /// "redis-sentinel://[***@]host:port,host:port/db", for messages: no user-info, no parameter
+  /// "redis[s]-sentinel://[***@]host:port,host:port/db", for messages: no user-info, no parameter
   /// values ("?verify=none (insecure)" is shown, the others are not).
   std::string redacted_url;
 };

@@ -2,9 +2,10 @@
 // make_backend(), which builds a backend from a URL such as "memory://?max_size=10000".
 //
 // Built in: "memory" (memory://?max_size=N&clean_interval=30s&shards=N) and "null" (null://),
-// plus "redis", "unix", "rediss" and "redis-sentinel" when the library was built with the Redis backend
-// (COROCACHE_WITH_REDIS in corocache/config.hpp) and T has a codec (corocache/codec.hpp). The
-// registry is per value type T and is safe to use from any thread.
+// plus "redis", "unix", "rediss", "redis-sentinel", "rediss-sentinel" and "redis-cluster" when the
+// library was built with the Redis backend (COROCACHE_WITH_REDIS in corocache/config.hpp) and T
+// has a codec (corocache/codec.hpp). The registry is per value type T and is safe to use from any
+// thread.
 #pragma once
 
 #include <algorithm>

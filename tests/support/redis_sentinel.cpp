@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 
 #include "support/hiredis_blocking_reply.hpp"
+#include "support/redis_tls.hpp"
 
 namespace corocache::test {
 namespace {
@@ -30,6 +31,22 @@ detail::redis_reply run(redisContext* context, const std::vector<std::string>& a
   return result;
 }
 
+detail::redis_reply exchange(redisContext* context, const std::vector<std::string>& args,
+                             const std::string& password) {
+  const timeval timeout{1, 0};
+  if (context == nullptr || context->err != 0) {
+    std::string why = context == nullptr ? "out of memory" : context->errstr;
+    if (context != nullptr) redisFree(context);
+    return error_reply("connection: " + why);
+  }
+  redisSetTimeout(context, timeout);
+  detail::redis_reply result;
+  if (!password.empty()) result = run(context, {"AUTH", password});
+  if (result.type != kind::error) result = run(context, args);
+  redisFree(context);
+  return result;
+}
+
 std::size_t array_size(const detail::redis_reply& reply) {
   return reply.type == kind::array ? reply.elements.size() : 0;
 }
@@ -38,6 +55,11 @@ std::size_t array_size(const detail::redis_reply& reply) {
 
 redis_sentinel_group::redis_sentinel_group(options opts) : options_(std::move(opts)) {
   std::vector<std::string> data_config{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"};
+  const bool tls = options_.tls != nullptr;
+  if (tls) {
+    const auto lines = options_.tls->node_config();
+    data_config.insert(data_config.end(), lines.begin(), lines.end());
+  }
   if (!options_.data_password.empty()) {
     data_config.push_back("requirepass " + options_.data_password);
     data_config.push_back("masterauth " + options_.data_password);
@@ -45,10 +67,12 @@ redis_sentinel_group::redis_sentinel_group(options opts) : options_(std::move(op
   auto master_config = data_config;
   master_config.insert(master_config.end(), options_.master_config.begin(),
                        options_.master_config.end());
-  data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = master_config}));
+  data_.push_back(
+      std::make_unique<redis_server>(redis_server::options{.tls = tls, .config = master_config}));
   auto replica_config = data_config;
   replica_config.push_back("replicaof 127.0.0.1 " + std::to_string(data_[0]->port()));
-  data_.push_back(std::make_unique<redis_server>(redis_server::options{.config = replica_config}));
+  data_.push_back(
+      std::make_unique<redis_server>(redis_server::options{.tls = tls, .config = replica_config}));
 
   const auto& name = options_.master_name;
   std::vector<std::string> sentinel_config{
@@ -67,15 +91,20 @@ redis_sentinel_group::redis_sentinel_group(options opts) : options_(std::move(op
   // The replica must be attached before the sentinels start: a sentinel learns of replicas from
   // the master's INFO, which it asks for at once and then only every 10 s.
   const auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout;
-  while (command(data_[1]->port(), {"INFO", "replication"}, options_.data_password)
+  while (command(*data_[1], {"INFO", "replication"}, options_.data_password)
              .str.find("master_link_status:up") == std::string::npos) {
     if (std::chrono::steady_clock::now() >= deadline)
       throw std::runtime_error("redis_sentinel_group: the replica did not sync in time");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (std::size_t i = 0; i < sentinel_count; ++i) {
+    auto config = sentinel_config;
+    if (tls) {
+      const auto lines = options_.tls->node_config(i == 0 && options_.untrusted_first_sentinel);
+      config.insert(config.end(), lines.begin(), lines.end());
+    }
     sentinels_.push_back(std::make_unique<redis_server>(
-        redis_server::options{.config = sentinel_config, .sentinel = true}));
+        redis_server::options{.tls = tls, .config = config, .sentinel = true}));
   }
   wait_until_ready();
 }
@@ -94,29 +123,33 @@ detail::redis_reply redis_sentinel_group::command(std::uint16_t port,
                                                   const std::vector<std::string>& args,
                                                   const std::string& password) {
   const timeval timeout{1, 0};
-  redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
-  if (context == nullptr || context->err != 0) {
-    std::string why = context == nullptr ? "out of memory" : context->errstr;
-    if (context != nullptr) redisFree(context);
-    return error_reply("connection: " + why);
+  return exchange(redisConnectWithTimeout("127.0.0.1", port, timeout), args, password);
+}
+
+detail::redis_reply redis_sentinel_group::command(const redis_server& server,
+                                                  const std::vector<std::string>& args,
+                                                  const std::string& password) {
+  if (server.unix_path().empty()) return command(server.port(), args, password);
+  const timeval timeout{1, 0};
+  return exchange(redisConnectUnixWithTimeout(server.unix_path().c_str(), timeout), args, password);
+}
+
+const redis_server& redis_sentinel_group::node_on(std::uint16_t port) const {
+  for (const auto& node : data_) {
+    if (node->port() == port) return *node;
   }
-  redisSetTimeout(context, timeout);
-  detail::redis_reply result;
-  if (!password.empty()) result = run(context, {"AUTH", password});
-  if (result.type != kind::error) result = run(context, args);
-  redisFree(context);
-  return result;
+  throw std::runtime_error("redis_sentinel_group: no data node on port " + std::to_string(port));
 }
 
 std::string redis_sentinel_group::role_of(std::uint16_t port) const {
-  const auto reply = command(port, {"ROLE"}, options_.data_password);
+  const auto reply = command(node_on(port), {"ROLE"}, options_.data_password);
   if (array_size(reply) == 0 || reply.elements[0].type != kind::string) return "";
   return reply.elements[0].str;
 }
 
 std::uint16_t redis_sentinel_group::master_port_seen_by(std::size_t i) const {
   const auto reply =
-      command(sentinel_port(i), {"SENTINEL", "get-master-addr-by-name", options_.master_name},
+      command(*sentinels_.at(i), {"SENTINEL", "get-master-addr-by-name", options_.master_name},
               options_.sentinel_password);
   if (array_size(reply) != 2) return 0;
   unsigned port = 0;
@@ -129,8 +162,8 @@ bool redis_sentinel_group::sentinel_ready(std::size_t i) const {
   const auto& name = options_.master_name;
   const auto& password = options_.sentinel_password;
   return master_port_seen_by(i) == data_[0]->port() &&
-         array_size(command(sentinel_port(i), {"SENTINEL", "replicas", name}, password)) == 1 &&
-         array_size(command(sentinel_port(i), {"SENTINEL", "sentinels", name}, password)) ==
+         array_size(command(*sentinels_[i], {"SENTINEL", "replicas", name}, password)) == 1 &&
+         array_size(command(*sentinels_[i], {"SENTINEL", "sentinels", name}, password)) ==
              sentinel_count - 1;
 }
 

@@ -2,6 +2,10 @@
 // three sentinels (quorum 2) of Debian's redis-server, each a redis_server on a free loopback port
 // with persistence off.
 //
+// With options::tls, every node serves TLS only (port 0, tls-port), the replica replicates and the
+// sentinels reach the nodes and each other over TLS, and every node requires a client
+// certificate; the harness itself talks to them over their unix sockets.
+//
 // The constructor returns once the replica's link to the master is up and every sentinel knows
 // the replica and the two other sentinels, so that a failover can start as soon as the master
 // fails. Sentinels run with a short down-after-milliseconds and failover-timeout so that a
@@ -20,6 +24,8 @@
 
 namespace corocache::test {
 
+class tls_certificates;
+
 class redis_sentinel_group {
  public:
   struct options {
@@ -30,6 +36,10 @@ class redis_sentinel_group {
     std::string sentinel_password;  // requirepass of the sentinels
     std::vector<std::string> master_config;  // extra configuration lines of data node 0 only
     std::chrono::seconds ready_timeout{30};
+    /// Not null: TLS everywhere, with these certificates (tls_certificates::node_config).
+    const tls_certificates* tls = nullptr;
+    /// With tls: sentinel 0 presents a certificate from the CA clients do not trust.
+    bool untrusted_first_sentinel = false;
   };
 
   /// Starts the five processes and waits until the sentinels are ready to fail over; throws
@@ -59,6 +69,11 @@ class redis_sentinel_group {
   [[nodiscard]] static detail::redis_reply command(std::uint16_t port,
                                                    const std::vector<std::string>& args,
                                                    const std::string& password = "");
+  /// The same to `server`, over its unix socket when it has one (a TLS-only server has no
+  /// plain TCP port).
+  [[nodiscard]] static detail::redis_reply command(const redis_server& server,
+                                                   const std::vector<std::string>& args,
+                                                   const std::string& password = "");
   /// The first element of the node's ROLE reply ("master", "slave"); "" when it does not answer.
   [[nodiscard]] std::string role_of(std::uint16_t port) const;
   /// The master port sentinel `i` reports; 0 when it does not answer or knows no master.
@@ -71,6 +86,7 @@ class redis_sentinel_group {
 
  private:
   void wait_until_ready() const;
+  [[nodiscard]] const redis_server& node_on(std::uint16_t port) const;
   [[nodiscard]] bool sentinel_ready(std::size_t i) const;
 
   options options_;

@@ -138,8 +138,12 @@ void redis_server::start() {
   std::vector<const char*> argv{server_binary, conf.c_str(), "--port", port.c_str(), nullptr};
   if (options_.tls)
     argv = {server_binary, conf.c_str(), "--port", "0", "--tls-port", port.c_str(), nullptr};
-  if (options_.sentinel)
+  if (options_.sentinel && options_.tls) {
+    argv = {server_binary, conf.c_str(), "--sentinel", "--port",
+            "0",           "--tls-port", port.c_str(), nullptr};
+  } else if (options_.sentinel) {
     argv = {server_binary, conf.c_str(), "--sentinel", "--port", port.c_str(), nullptr};
+  }
   // fork/exec rather than posix_spawn for PR_SET_PDEATHSIG: a crashing test must not leave its
   // server behind (or holding the test's stdout open). Only async-signal-safe calls in the child.
   const pid_t parent = ::getpid();

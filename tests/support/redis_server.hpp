@@ -21,7 +21,8 @@ class redis_server {
     // redis_tls.hpp); implies unix_socket, over which readiness checks and command() run.
     bool tls = false;
     std::vector<std::string> config;  // extra redis.conf lines, e.g. "requirepass secret"
-    bool sentinel = false;            // run as a Sentinel (redis-server --sentinel)
+    bool sentinel = false;            // run as a Sentinel (redis-server --sentinel); with tls,
+                                      // a Sentinel serving TLS only
   };
 
   /// Starts the server and waits until it answers PING; throws std::runtime_error on failure.
@@ -35,6 +36,8 @@ class redis_server {
   /// The unix socket path; empty unless options::unix_socket.
   [[nodiscard]] const std::string& unix_path() const noexcept { return unix_path_; }
   [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+  /// The server's log file (redis.conf's logfile).
+  [[nodiscard]] std::string log_file() const { return dir_ + "/redis.log"; }
 
   /// SIGKILL: the server vanishes without closing anything gracefully.
   void kill();

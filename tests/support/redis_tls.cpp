@@ -40,6 +40,12 @@ tls_certificates::tls_certificates() {
             file(std::string(cert.ext) + ".ext") + " -out " +
             file(std::string(cert.name) + ".crt"));
   }
+  // A server certificate that is fine in every way except its CA, which clients do not trust.
+  openssl("x509 -req -in " + file("server.csr") + " -CA " + other_ca() + " -CAkey " +
+          file("other-ca.key") + " -CAcreateserial -days 2 -extfile " + file("server.ext") +
+          " -out " + file("other-ca-server.crt"));
+  std::ofstream bundle(file("both-cas.crt"));
+  bundle << std::ifstream(ca()).rdbuf() << std::ifstream(other_ca()).rdbuf();
 }
 
 tls_certificates::~tls_certificates() {
@@ -65,6 +71,17 @@ redis_server::options tls_certificates::server_options(server_cert cert, client_
       std::string("tls-auth-clients ") + auth_names[static_cast<int>(auth)],
   };
   return options;
+}
+
+std::vector<std::string> tls_certificates::node_config(bool untrusted) const {
+  return {
+      "tls-cert-file " + file(untrusted ? "other-ca-server.crt" : "server.crt"),
+      "tls-key-file " + file("server.key"),
+      // Both CAs: the nodes accept each other (and clients signed by either CA).
+      "tls-ca-cert-file " + file("both-cas.crt"),
+      "tls-auth-clients yes",
+      "tls-replication yes",
+  };
 }
 
 std::string tls_certificates::url(const redis_server& server) const {

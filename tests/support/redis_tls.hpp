@@ -3,10 +3,12 @@
 //
 // One CA signs a server certificate valid for localhost and 127.0.0.1, an expired one, one for
 // another host name and a client certificate; a second, unrelated CA is there to be the wrong
-// one. Keys are P-256, which openssl makes in milliseconds.
+// one, and signs a server certificate of its own (other-ca-server.crt). Keys are P-256, which
+// openssl makes in milliseconds.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "support/redis_server.hpp"
 
@@ -34,6 +36,11 @@ class tls_certificates {
   /// against the CA as `auth` says.
   [[nodiscard]] redis_server::options server_options(
       server_cert cert = server_cert::valid, client_auth auth = client_auth::optional) const;
+
+  /// The TLS lines of a node of a replicated or Sentinel deployment: it presents the server
+  /// certificate (the one the other CA signed when `untrusted`), requires client certificates
+  /// signed by either CA, and replicates (or, as a Sentinel, reaches the others) over TLS.
+  [[nodiscard]] std::vector<std::string> node_config(bool untrusted = false) const;
 
   /// "rediss://127.0.0.1:<port>/0?ca=<ca.crt>", to which a test appends "&...".
   [[nodiscard]] std::string url(const redis_server& server) const;

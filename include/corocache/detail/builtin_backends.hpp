@@ -55,7 +55,8 @@ std::unique_ptr<CacheBackend<T>> make_null_backend(const backend_url& url,
 // ?connect_timeout=, ?command_timeout=, ?reconnect_min=, ?reconnect_max=, ?health_check_interval=,
 // ?allow_start_offline=, rediss:// (TLS) with ?ca=, ?cert=, ?key=, ?sni=, ?verify= as well, and
 // redis-sentinel://host:port,host:port/db?master=NAME with ?sentinel_user=, ?sentinel_password=,
-// and redis-cluster://host:port,host:port (see redis_options.hpp, which rejects every other
+// rediss-sentinel:// (the same over TLS, to the sentinels and the master) with the TLS parameters
+// too, and redis-cluster://host:port,host:port (see redis_options.hpp, which rejects every other
 // parameter).
 #if COROCACHE_WITH_REDIS
 template <class T>
@@ -67,7 +68,7 @@ std::unique_ptr<CacheBackend<T>> make_redis_backend(const backend_url& url,
 
 inline bool is_redis_scheme(std::string_view name) {
   return name == "redis" || name == "rediss" || name == "unix" || name == "redis-sentinel" ||
-         name == "redis-cluster";
+         name == "rediss-sentinel" || name == "redis-cluster";
 }
 
 template <class T>
@@ -80,6 +81,7 @@ void register_builtin_backends(backend_registry<T>& registry) {
     registry.add("unix", &make_redis_backend<T>);
     registry.add("rediss", &make_redis_backend<T>);
     registry.add("redis-sentinel", &make_redis_backend<T>);
+    registry.add("rediss-sentinel", &make_redis_backend<T>);
     registry.add("redis-cluster", &make_redis_backend<T>);
   }
 #endif

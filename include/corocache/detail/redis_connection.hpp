@@ -64,14 +64,15 @@ struct redis_endpoint {
   std::string user;                       // ACL user (empty: none)
   std::optional<std::string> password;    // AUTH [user] password when set
   int db = 0;                             // SELECT when != 0
-  std::optional<redis_tls_settings> tls;  // TLS over TCP (rediss://) when set
+  // TLS over TCP (rediss://, and rediss-sentinel:// to the sentinels and the master) when set
+  std::optional<redis_tls_settings> tls;
   // redis-sentinel://: on every (re)connect the master's address comes from these sentinels
   // (host and port above are unused); the handshake is sent there followed by ROLE, and the node
   // must answer master before anything else is written (see redis_sentinel_discovery.hpp).
   std::optional<redis_sentinel_settings> sentinel;
   /// "host:port" or "unix:/path", never the password; "host:port (TLS)" with TLS, and
   /// "host:port (TLS, verify=none: insecure)" without verification; "sentinel master "NAME" via
-  /// host:port,host:port" with Sentinel.
+  /// host:port,host:port" with Sentinel, followed by the same TLS marks.
   [[nodiscard]] std::string description() const;
 };
 
