@@ -305,6 +305,75 @@ TEST_CASE("malformed redis-sentinel:// URLs are rejected without showing secrets
              !Catch::Contains("topsecret"));
 }
 
+TEST_CASE("rediss-sentinel:// URLs carry the sentinels and the TLS parameters", "[sentinel][url]") {
+  redis_options options;
+  options.url =
+      "rediss-sentinel://:mpw@s1:26380,s2/1?master=mymaster&sentinel_password=spw&ca=/etc/ca.pem"
+      "&cert=/etc/c.pem&key=/etc/k.pem&sni=redis.example";
+  const auto settings = resolve_redis_options(options);
+  REQUIRE(settings.address.sentinel);
+  REQUIRE(settings.address.tls);
+  CHECK(settings.address.sentinel->sentinels.size() == 2);
+  CHECK(settings.address.sentinel->master_name == "mymaster");
+  CHECK(settings.address.sentinel->password == "spw");
+  CHECK(settings.address.password == "mpw");
+  CHECK(settings.address.db == 1);
+  CHECK(settings.address.tls->ca == "/etc/ca.pem");
+  CHECK(settings.address.tls->cert == "/etc/c.pem");
+  CHECK(settings.address.tls->key == "/etc/k.pem");
+  CHECK(settings.address.tls->sni == "redis.example");
+  CHECK(settings.address.tls->verify);
+  CHECK(settings.redacted_url == "rediss-sentinel://***@s1:26380,s2:26379/1");
+
+  options.url = "rediss-sentinel://s1?master=m";  // the system's CAs, each node's own name
+  const auto defaults = resolve_redis_options(options);
+  REQUIRE(defaults.address.tls);
+  CHECK(defaults.address.tls->ca.empty());
+  CHECK(defaults.address.tls->sni.empty());
+  CHECK(defaults.address.tls->verify);
+
+  options.url = "rediss-sentinel://s1?master=m&verify=none";
+  const auto insecure = resolve_redis_options(options);
+  CHECK_FALSE(insecure.address.tls->verify);
+  CHECK(insecure.redacted_url == "rediss-sentinel://s1:26379/0?verify=none (insecure)");
+
+  // Plain redis-sentinel:// stays plain: no TLS, and TLS parameters are unknown there.
+  options.url = "redis-sentinel://s1?master=m";
+  CHECK_FALSE(resolve_redis_options(options).address.tls);
+}
+
+TEST_CASE("malformed rediss-sentinel:// URLs are rejected without showing secrets",
+          "[sentinel][url]") {
+  const auto message_of = [](const std::string& url) {
+    redis_options options;
+    options.url = url;
+    try {
+      (void)resolve_redis_options(options);
+    } catch (const cache_error& e) {
+      CHECK(e.code() == errc::invalid_argument);
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string secrets = ":master-secret@s1,s2?master=m&sentinel_password=sentinel-secret";
+  for (const auto& rest : {std::string("&bogus=1"), std::string("&tls=yes"),
+                           std::string("&cert=/c.pem"), std::string("&verify=sentinel-secret"),
+                           std::string("&sentinel_user=u&sentinel_password=master-secret")}) {
+    const auto message = message_of("rediss-sentinel://" + secrets + rest);
+    INFO(rest << ": " << message);
+    CHECK(message != "accepted");
+    CHECK_THAT(message, !Catch::Contains("master-secret"));
+    CHECK_THAT(message, !Catch::Contains("sentinel-secret"));
+  }
+  CHECK_THAT(message_of("rediss-sentinel://s1?master=m&tls=yes"),
+             Catch::Contains("unknown URL parameter(s) tls"));
+  CHECK_THAT(message_of("rediss-sentinel://s1?master=m&cert=/c.pem"),
+             Catch::Contains("both cert= and key="));
+  CHECK_THAT(message_of("redis-sentinel://s1?master=m&verify=none"),
+             Catch::Contains("unknown URL parameter(s) verify"));
+  CHECK_THAT(message_of("rediss-sentinel://s1"), Catch::Contains("?master=NAME"));
+}
+
 TEST_CASE("a host list parses into more_hosts and shows in redacted()", "[sentinel][url]") {
   const auto url = backend_url::parse("x://u:pw@a:1,b,[::2]:3/p?q=1");
   CHECK(url.host == "a");

@@ -167,6 +167,18 @@ TEST_CASE("a sentinel whose certificate is from an unknown CA is skipped and sen
   CHECK_THAT(log, Catch::Contains("unknown ca"));
 }
 
+TEST_CASE("verify=none reaches the untrusted sentinel, and its messages say it is insecure",
+          "[sentinel][tls]") {
+  const auto untrusted = endpoint(deployment().group.sentinel_port(0));
+  const auto insecure = initialize_and_set(url_through(untrusted) + "&verify=none", "insecure");
+  REQUIRE_FALSE(insecure.error);
+  CHECK(on_master("insecure") == "v");
+  const auto failed =
+      initialize_and_set(url_through(untrusted, "wrong-master-pw") + "&verify=none", "insecure");
+  REQUIRE(failed.error == errc::connection_error);
+  CHECK_THAT(failed.message, Catch::Contains("verify=none: insecure"));
+}
+
 TEST_CASE("rediss-sentinel:// needs the client certificate on the sentinels too",
           "[sentinel][tls]") {
   auto& group = deployment().group;
