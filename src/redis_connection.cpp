@@ -123,7 +123,11 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
       master_watch_.emplace(endpoint_.sentinel->master_name, options.reconnect_max);
       subscription_schedule_.emplace(endpoint_.sentinel->sentinels.size(), options.reconnect_min,
                                      options.reconnect_max, std::random_device{}());
-      subscription_limit_ = std::max(options.connect_timeout, std::chrono::milliseconds(1));
+      subscription_limits_.confirm =
+          std::max(options.connect_timeout, std::chrono::milliseconds(1));
+      subscription_limits_.ping_interval = options.health_check_interval;
+      subscription_limits_.ping_timeout =
+          std::max(options.command_timeout, std::chrono::milliseconds(1));
     }
   }
 
@@ -307,7 +311,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   // dropped, and the usual reconnect asks the sentinels again, the announcing one first.
   void subscribe_to_failovers() {
     subscriber_ = std::make_shared<redis_sentinel_subscriber>(
-        strand_, *endpoint_.sentinel, tls_, *subscription_schedule_, subscription_limit_,
+        strand_, *endpoint_.sentinel, tls_, *subscription_schedule_, subscription_limits_,
         [weak = weak_from_this()](const sentinel_switch& announcement, std::size_t sentinel) {
           if (const auto self = weak.lock()) self->on_failover_announced(announcement, sentinel);
         });
@@ -440,7 +444,7 @@ class redis_connection_core : public std::enable_shared_from_this<redis_connecti
   std::shared_ptr<redis_sentinel_resolver> sentinel_;  // redis-sentinel:// only
   std::optional<sentinel_master_watch> master_watch_;  // redis-sentinel:// only
   std::optional<sentinel_subscription_schedule> subscription_schedule_;
-  std::chrono::milliseconds subscription_limit_{0};
+  redis_sentinel_subscriber::limits subscription_limits_;
   std::shared_ptr<redis_sentinel_subscriber> subscriber_;  // from the first connect on
   bool ticking_ = false;
   std::shared_ptr<redis_transport> transport_;
