@@ -12,7 +12,8 @@
 //   errc::shut_down. An operation holds the connection, never `this`, from the moment it is
 //   created: one created before the backend is destroyed and awaited after completes with
 //   errc::shut_down and touches nothing freed.
-// - With a redis-sentinel:// URL (redis_options.hpp) every connect and reconnect asks the
+// - With a redis-sentinel:// URL (or rediss-sentinel://, the same with every connection over TLS;
+//   redis_options.hpp) every connect and reconnect asks the
 //   Sentinels for the master and checks its ROLE first, and a subscription to the Sentinels'
 //   +switch-master (and any READONLY reply) drops a master connection that is still up after a
 //   failover, so the backend follows one by itself; operations in flight during one fail with
