@@ -274,34 +274,36 @@ TEST_CASE("redis-sentinel:// URLs list the sentinels and name the master", "[sen
   CHECK(settings.redacted_url == "redis-sentinel://***@s1:26380,s2:26379,[::1]:26390/2");
 }
 
+// The message resolving `url` fails with (checked to be invalid_argument), or "accepted".
+static std::string url_error_of(const std::string& url) {
+  redis_options options;
+  options.url = url;
+  try {
+    (void)resolve_redis_options(options);
+  } catch (const cache_error& e) {
+    CHECK(e.code() == errc::invalid_argument);
+    return std::string(e.what());
+  }
+  return std::string("accepted");
+}
+
 TEST_CASE("malformed redis-sentinel:// URLs are rejected without showing secrets",
           "[sentinel][url]") {
-  const auto message_of = [](const std::string& url) {
-    redis_options options;
-    options.url = url;
-    try {
-      (void)resolve_redis_options(options);
-    } catch (const cache_error& e) {
-      CHECK(e.code() == errc::invalid_argument);
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
-  CHECK_THAT(message_of("redis-sentinel://s1,s2"), Catch::Contains("?master=NAME"));
-  CHECK_THAT(message_of("redis-sentinel://s1?master="), Catch::Contains("?master=NAME"));
-  CHECK_THAT(message_of("redis-sentinel://?master=m"), Catch::Contains("list is missing"));
-  CHECK_THAT(message_of("redis-sentinel://s1,,s2?master=m"), Catch::Contains("empty host"));
-  CHECK_THAT(message_of("redis-sentinel://s1,?master=m"), Catch::Contains("empty host"));
-  CHECK_THAT(message_of("redis-sentinel://s1,s2:0?master=m"), Catch::Contains("port"));
-  CHECK_THAT(message_of("redis-sentinel://s1?master=m&sentinel_user=u"),
+  CHECK_THAT(url_error_of("redis-sentinel://s1,s2"), Catch::Contains("?master=NAME"));
+  CHECK_THAT(url_error_of("redis-sentinel://s1?master="), Catch::Contains("?master=NAME"));
+  CHECK_THAT(url_error_of("redis-sentinel://?master=m"), Catch::Contains("list is missing"));
+  CHECK_THAT(url_error_of("redis-sentinel://s1,,s2?master=m"), Catch::Contains("empty host"));
+  CHECK_THAT(url_error_of("redis-sentinel://s1,?master=m"), Catch::Contains("empty host"));
+  CHECK_THAT(url_error_of("redis-sentinel://s1,s2:0?master=m"), Catch::Contains("port"));
+  CHECK_THAT(url_error_of("redis-sentinel://s1?master=m&sentinel_user=u"),
              Catch::Contains("sentinel_user= needs sentinel_password="));
-  CHECK_THAT(message_of("redis-sentinel://s1?master=m&sentinel_password="),
+  CHECK_THAT(url_error_of("redis-sentinel://s1?master=m&sentinel_password="),
              Catch::Contains("empty"));
-  CHECK_THAT(message_of("redis-sentinel://s1?master=m&ca=/x"), Catch::Contains("ca"));
-  const auto list_elsewhere = message_of("redis://u:topsecret@h1,h2/0");
+  CHECK_THAT(url_error_of("redis-sentinel://s1?master=m&ca=/x"), Catch::Contains("ca"));
+  const auto list_elsewhere = url_error_of("redis://u:topsecret@h1,h2/0");
   CHECK_THAT(list_elsewhere, Catch::Contains("only redis-sentinel://"));
   CHECK_THAT(list_elsewhere, !Catch::Contains("topsecret"));
-  CHECK_THAT(message_of("redis-sentinel://s1?master=m&sentinel_password=topsecret&bogus=1"),
+  CHECK_THAT(url_error_of("redis-sentinel://s1?master=m&sentinel_password=topsecret&bogus=1"),
              !Catch::Contains("topsecret"));
 }
 
@@ -344,34 +346,23 @@ TEST_CASE("rediss-sentinel:// URLs carry the sentinels and the TLS parameters", 
 
 TEST_CASE("malformed rediss-sentinel:// URLs are rejected without showing secrets",
           "[sentinel][url]") {
-  const auto message_of = [](const std::string& url) {
-    redis_options options;
-    options.url = url;
-    try {
-      (void)resolve_redis_options(options);
-    } catch (const cache_error& e) {
-      CHECK(e.code() == errc::invalid_argument);
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
   const std::string secrets = ":master-secret@s1,s2?master=m&sentinel_password=sentinel-secret";
   for (const auto& rest : {std::string("&bogus=1"), std::string("&tls=yes"),
                            std::string("&cert=/c.pem"), std::string("&verify=sentinel-secret"),
                            std::string("&sentinel_user=u&sentinel_password=master-secret")}) {
-    const auto message = message_of("rediss-sentinel://" + secrets + rest);
+    const auto message = url_error_of("rediss-sentinel://" + secrets + rest);
     INFO(rest << ": " << message);
     CHECK(message != "accepted");
     CHECK_THAT(message, !Catch::Contains("master-secret"));
     CHECK_THAT(message, !Catch::Contains("sentinel-secret"));
   }
-  CHECK_THAT(message_of("rediss-sentinel://s1?master=m&tls=yes"),
+  CHECK_THAT(url_error_of("rediss-sentinel://s1?master=m&tls=yes"),
              Catch::Contains("unknown URL parameter(s) tls"));
-  CHECK_THAT(message_of("rediss-sentinel://s1?master=m&cert=/c.pem"),
+  CHECK_THAT(url_error_of("rediss-sentinel://s1?master=m&cert=/c.pem"),
              Catch::Contains("both cert= and key="));
-  CHECK_THAT(message_of("redis-sentinel://s1?master=m&verify=none"),
+  CHECK_THAT(url_error_of("redis-sentinel://s1?master=m&verify=none"),
              Catch::Contains("unknown URL parameter(s) verify"));
-  CHECK_THAT(message_of("rediss-sentinel://s1"), Catch::Contains("?master=NAME"));
+  CHECK_THAT(url_error_of("rediss-sentinel://s1"), Catch::Contains("?master=NAME"));
 }
 
 TEST_CASE("a host list parses into more_hosts and shows in redacted()", "[sentinel][url]") {
